@@ -1,0 +1,126 @@
+"""The DeepExplain context manager: a graph, its session, the override scope, explainers."""
+import hashlib
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from .feeding import DEFAULT_MEMORY_BUDGET
+from .methods import method_class
+from .overrides import override_scope
+
+tf1 = tf.compat.v1
+
+
+def _resolve_session(session, graph):
+    if session is not None:
+        if not isinstance(session, tf1.Session) and not hasattr(session, "run"):
+            raise TypeError(f"session must be a tf.compat.v1.Session, got {type(session).__name__}.")
+        if graph is not None and session.graph is not graph:
+            raise ValueError("session and graph disagree: session.graph is not the graph given; "
+                             "pass only one of them.")
+        return session
+    default = tf1.get_default_session()
+    if default is not None and (graph is None or default.graph is graph):
+        return default
+    if graph is not None:
+        return tf1.Session(graph=graph)
+    if "tf_keras" in sys.modules and not tf.executing_eagerly():
+        from .models import keras_session
+        return keras_session()
+    raise ValueError(
+        "DeepExplain needs a session: pass DeepExplain(session=sess) with the tf.compat.v1.Session "
+        "that holds the model's weights (for a tf_keras model in graph mode: "
+        "session=deepexplain_ng.keras_session()), or graph=... for a graph without variables.")
+
+
+def _freeze(value):
+    """A hashable key for an option value (arrays by content)."""
+    if isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and value and
+                                         isinstance(value[0], (list, tuple, np.ndarray))):
+        if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+            return tuple(_freeze(v) for v in value)
+        array = np.ascontiguousarray(value)
+        return ("array", array.shape, str(array.dtype), hashlib.sha1(array.tobytes()).hexdigest())
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return ("repr", repr(value))
+
+
+class DeepExplain:
+    """Context in which attributions of a TF static graph are computed.
+
+    Inside ``with DeepExplain(session=sess) as de:`` the session's graph is the default
+    graph and the gradients of the nonlinearities (Relu, Relu6, LeakyRelu, Elu, Selu,
+    Sigmoid, Tanh, Softplus, Softsign) are routed through the library, so that epsilon-LRP
+    and DeepLIFT run as modified chain rules. A model built before entering works too:
+    the ops between X and T are marked when an explainer is built.
+
+    Args:
+        session: the ``tf.compat.v1.Session`` holding the model (default: the default
+            session, else tf_keras' session in graph mode).
+        graph: the graph, when there is no session yet (a new session is made for it).
+        memory_budget: bytes of activations one ``session.run`` may use (default 256 MiB);
+            it bounds chunk sizes, never the results.
+    """
+
+    def __init__(self, session=None, graph=None, memory_budget=None):
+        self.session = _resolve_session(session, graph)
+        self.graph = self.session.graph
+        self.memory_budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+        self._explainers = {}
+        self._scopes = []
+
+    def __enter__(self):
+        scopes = [self.graph.as_default(), override_scope(self.graph)]
+        for scope in scopes:
+            scope.__enter__()
+        self._scopes.append(scopes)
+        return self
+
+    def __exit__(self, *exc):
+        for scope in reversed(self._scopes.pop()):
+            scope.__exit__(*exc)
+        return False
+
+    def get_explainer(self, method, T, X, **kwargs):
+        """Build an :class:`~deepexplain_ng.Explainer` for ``method`` once.
+
+        Args:
+            method: one of :func:`deepexplain_ng.available_methods`.
+            T: target tensor of shape ``(n, ...)``.
+            X: input tensor of shape ``(n, ...)``, or a list of them.
+            **kwargs: the method's options (e.g. ``steps``, ``baseline``, ``epsilon``) and
+                the common ``memory_budget`` (bytes) and ``progress`` (bool, None = auto).
+        Returns:
+            An explainer whose ``run(xs, ys=None, batch_size=None)`` adds no ops to the graph.
+        """
+        cls = method_class(method)
+        kwargs.setdefault("memory_budget", self.memory_budget)
+        with self.graph.as_default():
+            return cls(self.session, T, X, **kwargs)
+
+    def explain(self, method, T, X, xs, ys=None, batch_size=None, **kwargs):
+        """Attributions of ``T`` w.r.t. ``X`` for the samples ``xs``.
+
+        Shapes: ``xs`` is ``(n,) + X.shape[1:]`` (a list of arrays for a list of inputs);
+        ``ys`` is ``(n,) + T.shape[1:]`` weights (e.g. one-hot) or ``(n,)`` integer class
+        indices, None to sum all outputs; the result has the shape of ``xs``.
+        Repeated calls with the same method, tensors and options reuse one compiled
+        explainer, so the graph does not grow.
+        """
+        cls = method_class(method)
+        inputs = X if isinstance(X, (list, tuple)) else [X]
+        names = tuple(getattr(t, "name", None) for t in [T, *inputs])
+        key = (cls.name, names, isinstance(X, (list, tuple)), _freeze(kwargs))
+        explainer = self._explainers.get(key) if None not in names else None
+        if explainer is None:
+            explainer = self.get_explainer(method, T, X, **kwargs)
+            self._explainers[key] = explainer
+        return explainer.run(xs, ys=ys, batch_size=batch_size)

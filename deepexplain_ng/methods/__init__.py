@@ -1,0 +1,19 @@
+"""The registry of explanation methods: one name, one Explainer class."""
+from .base import Explainer
+from .gradient import GradientXInput, IntegratedGradients, Saliency
+from .rule_based import DeepLIFT, EpsilonLRP
+
+METHODS = {cls.name: cls for cls in (Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT)}
+
+
+def method_class(name):
+    """The Explainer class registered under ``name``."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a string, one of {sorted(METHODS)}; got {type(name).__name__}.")
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method '{name}'; available: {', '.join(METHODS)}.") from None
+
+
+__all__ = ["Explainer", "METHODS", "method_class"]

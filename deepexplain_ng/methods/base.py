@@ -1,0 +1,201 @@
+"""The compiled Explainer: checks its arguments, builds its ops once, then only feeds."""
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from .. import feeding
+from ..overrides import mark
+from ..paths import check_path, path_ops
+
+tf1 = tf.compat.v1
+
+
+def tensor_list(value, name):
+    """``value`` (a graph tensor or a list of them) as ``(list, was_single)``."""
+    single = not isinstance(value, (list, tuple))
+    values = [value] if single else list(value)
+    if not values:
+        raise ValueError(f"{name} is an empty list; give a tensor or a list of tensors.")
+    for i, v in enumerate(values):
+        if not isinstance(v, tf.Tensor) or not hasattr(v, "graph"):
+            label = name if single else f"{name}[{i}]"
+            raise TypeError(f"{label} must be a tf.Tensor of a graph (a static-graph tensor such as a "
+                            f"placeholder or a layer's output), got {type(v).__name__}.")
+    return values, single
+
+
+def _learning_phase_feed(graph):
+    """Keras' learning-phase placeholders of ``graph`` fed as inference (dropout off)."""
+    feed = {}
+    for op in graph.get_operations():
+        if op.type in ("Placeholder", "PlaceholderWithDefault") and op.name.endswith("keras_learning_phase"):
+            tensor = op.outputs[0]
+            feed[tensor] = np.zeros((), tensor.dtype.as_numpy_dtype)
+    return feed
+
+
+def positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}).")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}.")
+    return int(value)
+
+
+def positive_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__}).")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value}.")
+    return float(value)
+
+
+class Explainer:
+    """An explanation method compiled for one target ``T`` and input(s) ``X``.
+
+    Built by :meth:`DeepExplain.get_explainer`; all ops are created at construction,
+    so :meth:`run` can be called any number of times without growing the graph.
+
+    Subclasses set ``name``, ``options`` (method keywords and their defaults), whether
+    they compute gradients and whether they replace the chain rule, and implement
+    ``_build`` and ``_explain``.
+    """
+
+    name = None
+    options = {}
+    uses_gradients = True
+    rule_based = False
+    max_pool_exact = True
+    #: keywords every method accepts
+    common_options = {"memory_budget": None, "progress": None}
+
+    def __init__(self, session, T, X, memory_budget=None, progress=None, **options):
+        self.session = session
+        self.graph = session.graph
+        self.inputs, self._single = tensor_list(X, "X")
+        targets, single_target = tensor_list(T, "T")
+        if not single_target:
+            raise TypeError("T must be one tensor; to explain several outputs, sum them or pass "
+                            "weights through ys.")
+        self.target = targets[0]
+        for label, tensor in [("T", self.target)] + [("X", x) for x in self.inputs]:
+            if tensor.graph is not self.graph:
+                raise ValueError(f"{label} '{tensor.name}' belongs to another graph than the "
+                                 "DeepExplain context's session; build the model in the session's graph.")
+        self._check_target()
+        self.params = self._check_options(options)
+        self.memory_budget = (feeding.DEFAULT_MEMORY_BUDGET if memory_budget is None
+                              else positive_int("memory_budget", memory_budget))
+        self.progress = progress
+        self.path, reached = path_ops([self.target], self.inputs)
+        self._check_connected(reached)
+        self.foreign_ops = mark(self.path)
+        check_path(self.path, self.inputs, self.name, self.rule_based, self.max_pool_exact)
+        self.target_shape = feeding.static_shape(self.target)[1:]
+        batch_dims = {x.shape[0] for x in self.inputs if x.shape.rank}
+        self.fixed_batch = batch_dims.pop() if len(batch_dims) == 1 and None not in batch_dims else None
+        self._feed_defaults = _learning_phase_feed(self.graph)
+        with self.graph.as_default(), tf1.name_scope(f"deepexplain_ng_{self.name.replace('*', '_')}"):
+            self.weights = tf1.placeholder(self.target.dtype, (None,) + tuple(self.target_shape),
+                                           name="target_weights")
+            weighted = self.target * self.weights
+            # S(x): one scalar per sample; its gradient w.r.t. X is per sample too.
+            self.score = tf.reduce_sum(tf.reshape(weighted, [tf.shape(weighted)[0], -1]), axis=1)
+            self._build()
+
+    # -- checks -----------------------------------------------------------------------------
+    def _check_target(self):
+        shape = feeding.static_shape(self.target)
+        if shape is None or len(shape) == 0:
+            raise ValueError(f"T '{self.target.name}' must have a batch axis (shape (n, ...)), got "
+                             f"shape {self.target.shape}.")
+        if not self.target.dtype.is_floating:
+            raise TypeError(f"T '{self.target.name}' must be a float tensor, got {self.target.dtype.name}.")
+        for x in self.inputs:
+            if not x.dtype.is_floating:
+                raise TypeError(
+                    f"X '{x.name}' has dtype {x.dtype.name}: no gradient flows from integer inputs "
+                    "(token ids, indices). For an embedding model, explain the embedding lookup's "
+                    "output instead and sum the attributions over the embedding axis.")
+            if x.shape.rank is None or x.shape.rank == 0:
+                raise ValueError(f"X '{x.name}' must have a batch axis (shape (n, ...)), got {x.shape}.")
+
+    def _check_options(self, options):
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            allowed = sorted(self.options) + sorted(self.common_options)
+            raise TypeError(f"method '{self.name}' got unknown keyword(s) {unknown}; it accepts "
+                            f"{allowed}.")
+        params = dict(self.options)
+        params.update(options)
+        return self.validate(params)
+
+    def validate(self, params):
+        """Check and normalise the method's keywords (subclasses extend)."""
+        return params
+
+    def _check_connected(self, reached):
+        for x, hit in zip(self.inputs, reached):
+            if not hit:
+                raise ValueError(
+                    f"X '{x.name}' is not connected to T '{self.target.name}' by a differentiable "
+                    "path, so it gets no attribution. If X feeds an embedding lookup (token ids), "
+                    "explain the lookup's output instead (its float tensor) and sum the attributions "
+                    "over the embedding axis; otherwise check that T is computed from X.")
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, xs, ys=None, batch_size=None, feed=None):
+        """Attributions for ``xs``.
+
+        Args:
+            xs: array of shape ``(n,) + X.shape[1:]``, or a list of such arrays when X is a list.
+            ys: optional target weights of shape ``(n,) + T.shape[1:]`` (e.g. one-hot), or ``n``
+                integer class indices when T is ``(n, classes)``; None sums all outputs of T.
+            batch_size: samples of ``xs`` per chunk (None: all at once, bounded by the memory
+                budget); it never changes the numbers.
+            feed: optional dict of other placeholders the graph needs (e.g. a keep-probability),
+                fed unchanged to every ``session.run``.
+        Returns:
+            An array shaped like ``xs`` (a list of them when X is a list).
+        """
+        xs = feeding.input_list(xs, self.inputs)
+        n = xs[0].shape[0]
+        weights = feeding.target_weights(ys, n, self.target_shape, self.target.dtype.as_numpy_dtype)
+        step = n if batch_size is None else positive_int("batch_size", batch_size)
+        extra = dict(self._feed_defaults)
+        extra.update(feed or {})
+        context = self._prepare(xs, extra)
+        outputs = [np.empty(x.shape, x.dtype) for x in xs]
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            chunk = self._explain([x[lo:hi] for x in xs], weights[lo:hi], slice(lo, hi), context, extra)
+            for out, part in zip(outputs, chunk):
+                out[lo:hi] = part
+        return outputs[0] if self._single else outputs
+
+    def _prepare(self, xs, extra):
+        """Per-call work shared by all chunks (e.g. reference activations)."""
+        return None
+
+    def _explain(self, xs, weights, rows, context, extra):
+        raise NotImplementedError
+
+    # -- helpers for subclasses ---------------------------------------------------------------
+    def row_bytes(self):
+        """Bytes one row costs in a run: activations on the path (and their gradients)."""
+        total = sum(int(np.prod(x.shape[1:].as_list() or [1], dtype=np.int64)) * x.dtype.size
+                    for x in self.inputs)
+        for op in self.path:
+            for out in op.outputs:
+                dims = out.shape.as_list()[1:] if out.shape.rank else []
+                total += int(np.prod([d or 1 for d in dims], dtype=np.int64)) * out.dtype.size
+        return total * (2 if self.uses_gradients else 1)
+
+    def rows_per_run(self):
+        return max(1, self.memory_budget // max(1, self.row_bytes()))
+
+    def evaluate(self, fetches, n_rows, make_feed, consume, extra, description=None):
+        """Run ``fetches`` over ``n_rows`` rows in memory-bounded chunks (see feeding.run_rows)."""
+        feeding.run_rows(self.session, fetches, n_rows, make_feed, consume, self.rows_per_run(),
+                         self.fixed_batch, self.progress, description or self.name, extra)

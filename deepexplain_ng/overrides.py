@@ -1,0 +1,105 @@
+"""The overridden gradient of nonlinearities and the per-graph rule state.
+
+One gradient function is registered with TF under ``GRADIENT_NAME``. Nonlinearity ops
+are marked with it, either while they are built inside a ``DeepExplain`` context
+(``gradient_override_map``) or afterwards, when an explainer is built on a graph that
+already exists (TF reads the ``_gradient_op_type`` attribute when it builds
+gradients). When TF calls it, the function asks the op's graph which rule is active:
+a rule is active only while an Explainer builds its symbolic gradients, under the
+graph's lock, so ordinary training gradients and other explainers are unaffected.
+"""
+import contextlib
+import threading
+
+import tensorflow as tf
+from tensorflow.core.framework import attr_value_pb2
+from tensorflow.python.framework import ops as tf_ops
+
+from .rules import NONLINEARITIES, original_gradient
+
+GRADIENT_NAME = "DeepExplainNGGradient"
+_STATE_ATTRIBUTE = "_deepexplain_ng_rules"
+_OP_TYPE_ATTRIBUTE = "_gradient_op_type"
+# Guards only the one-time creation of a graph's state object.
+_STATE_CREATION = threading.Lock()
+
+
+class _GraphRules:
+    """Rule state of one graph: the rule in force while gradients are being built."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.active = None
+
+
+def graph_rules(graph):
+    """The rule state attached to ``graph`` (created on first use)."""
+    state = getattr(graph, _STATE_ATTRIBUTE, None)
+    if state is None:
+        with _STATE_CREATION:
+            state = getattr(graph, _STATE_ATTRIBUTE, None)
+            if state is None:
+                state = _GraphRules()
+                setattr(graph, _STATE_ATTRIBUTE, state)
+    return state
+
+
+def _dispatch(op, grad):
+    rule = graph_rules(op.graph).active
+    if rule is None:
+        return original_gradient(op, grad)
+    return rule(op, grad)
+
+
+def _register():
+    try:
+        tf_ops.gradient_registry.lookup(GRADIENT_NAME)
+    except LookupError:
+        tf.RegisterGradient(GRADIENT_NAME)(_dispatch)
+
+
+_register()
+
+
+def override_scope(graph):
+    """Context manager marking nonlinearities built in ``graph`` inside it."""
+    return graph.gradient_override_map({kind: GRADIENT_NAME for kind in NONLINEARITIES})
+
+
+def is_marked(op):
+    try:
+        return op.get_attr(_OP_TYPE_ATTRIBUTE) == GRADIENT_NAME.encode()
+    except ValueError:
+        return False
+
+
+def mark(ops):
+    """Mark the nonlinearities among ``ops`` after the fact; return the ops skipped.
+
+    Ops that already carry another gradient override (a user's custom gradient) are
+    left alone and returned, so the caller can say so.
+    """
+    foreign = []
+    for op in ops:
+        if op.type not in NONLINEARITIES or is_marked(op):
+            continue
+        try:
+            op.get_attr(_OP_TYPE_ATTRIBUTE)
+            foreign.append(op)
+            continue
+        except ValueError:
+            pass
+        op._set_attr(_OP_TYPE_ATTRIBUTE, attr_value_pb2.AttrValue(s=GRADIENT_NAME.encode()))
+    return foreign
+
+
+@contextlib.contextmanager
+def active_rule(graph, rule):
+    """Make ``rule(op, grad)`` the backward of marked ops of ``graph`` inside the block."""
+    state = graph_rules(graph)
+    with state.lock:
+        previous, state.active = state.active, rule
+        try:
+            yield
+        finally:
+            state.active = previous

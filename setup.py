@@ -1,0 +1,24 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+requirements = [line.strip() for line in (here / "requirements.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+
+setup(
+    name="deepexplain_ng",
+    version="0.1.0",
+    description="Attribution methods (saliency, gradient*input, integrated gradients, epsilon-LRP, "
+                "DeepLIFT) for TensorFlow static graphs, as modified chain rules.",
+    long_description=(here / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["deepexplain_ng", "deepexplain_ng.*"]),
+    python_requires=">=3.11",
+    install_requires=requirements,
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.4"],
+        "examples": ["scikit-learn>=1.4"],
+    },
+    license="MIT",
+)
