@@ -104,9 +104,9 @@ def baseline_list(baseline, inputs, xs, per_sample):
         elif per_sample and b.shape == x.shape:
             pass
         else:
-            allowed = f"{x.shape[1:]}" + (f" or one per sample {x.shape}" if per_sample else "")
-            raise ValueError(f"{label}: expected shape {allowed} (the input's shape without the batch "
-                             f"axis), got {b.shape}.")
+            allowed = f"{x.shape[1:]} (the input's shape without the batch axis)" + (
+                f" or one baseline per sample {x.shape}" if per_sample else "")
+            raise ValueError(f"{label}: expected shape {allowed}, got {b.shape}.")
         out.append(b)
     return out
 

@@ -1,0 +1,28 @@
+# Two commands do all the set-up themselves on a fresh machine: `make test`, `make demo`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: test demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-test: $(BIN)/python setup.py requirements.txt
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-examples: $(BIN)/python setup.py requirements.txt
+	$(BIN)/python -m pip install --quiet -e ".[examples]"
+	touch $@
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q tests
+
+demo: $(VENV)/.installed-examples
+	$(BIN)/python examples/compare_methods.py --out out
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,44 @@
+"""Run in its own process by test_keras.py: tf_keras needs eager execution off globally."""
+import json
+import os
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.compat.v1.disable_eager_execution()
+import tf_keras  # noqa: E402
+
+from deepexplain_ng import DeepExplain, SoftmaxTargetWarning, keras_session  # noqa: E402
+
+tf_keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+data = rng.normal(size=(64, 6)).astype(np.float32)
+labels = (data[:, 0] + data[:, 1] > 0).astype(np.int64) + (data[:, 2] > 1)
+model = tf_keras.Sequential([
+    tf_keras.layers.Dense(16, activation="relu", input_shape=(6,)),
+    tf_keras.layers.Dropout(0.5),
+    tf_keras.layers.Dense(8, activation="relu"),
+    tf_keras.layers.Dense(3, name="logits"),
+])
+model.compile("adam", tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+model.fit(data, labels, epochs=2, verbose=0)
+probabilities = tf_keras.layers.Softmax()(model.output)
+
+xs, classes = data[:5], labels[:5]
+result = {}
+with DeepExplain(session=keras_session()) as de:
+    runs = {m: [de.explain(m, model.output, model.input, xs, ys=classes).tolist() for _ in range(3)]
+            for m in ("saliency", "grad*input", "intgrad", "elrp", "deeplift")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        de.get_explainer("saliency", probabilities, model.input)
+result["runs"] = runs
+result["softmax_warned"] = any(issubclass(w.category, SoftmaxTargetWarning) for w in caught)
+result["predict"] = model.predict(xs, verbose=0)[np.arange(5), classes].tolist()
+result["predict_baseline"] = model.predict(np.zeros((1, 6), np.float32), verbose=0)[0, classes].tolist()
+result["weights"] = [w.tolist() for w in model.get_weights()]
+result["xs"], result["classes"] = xs.tolist(), classes.tolist()
+json.dump(result, sys.stdout)
