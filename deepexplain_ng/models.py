@@ -1,4 +1,15 @@
-"""Getting a session and graph from Keras models."""
+"""Getting a static graph from a model: tf_keras sessions, and Keras 3 / SavedModel / GraphDef
+models frozen into a GraphDef that a DeepExplain context imports under its overrides."""
+import os
+from dataclasses import dataclass
+
+import tensorflow as tf
+from tensorflow.python.eager import context as eager_context
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+tf1 = tf.compat.v1
+_PASS_THROUGH = frozenset({"Identity", "IdentityN", "Snapshot"})
+_SQUASHING = frozenset({"Softmax", "Sigmoid"})
 
 
 def keras_session():
@@ -8,3 +19,116 @@ def keras_session():
     """
     from tf_keras.src import backend
     return backend.get_session()
+
+
+@dataclass
+class FrozenModel:
+    """A model as a GraphDef with constants for weights, and the names of its tensors."""
+
+    graph_def: object
+    inputs: list
+    output: str          # the model's (first) output
+    layer_output: str = None  # the output of the layer asked for by name, if any
+
+
+def _is_keras_model(model):
+    return hasattr(model, "layers") and hasattr(model, "inputs") and callable(model)
+
+
+def _load(path):
+    """A model object or GraphDef from a file or SavedModel directory."""
+    if not os.path.exists(path):
+        raise ValueError(f"model: no file or directory at '{path}'.")
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "saved_model.pb")):
+            raise ValueError(f"model: '{path}' is a directory without saved_model.pb, not a SavedModel.")
+        with eager_context.eager_mode():
+            return tf.saved_model.load(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".keras", ".h5", ".hdf5"):
+        import keras
+        with eager_context.eager_mode():
+            return keras.saving.load_model(path, compile=False)
+    if suffix == ".pb":
+        graph_def = tf1.GraphDef()
+        with open(path, "rb") as handle:
+            graph_def.ParseFromString(handle.read())
+        return graph_def
+    raise ValueError(f"model: don't know how to load '{path}' (expected a SavedModel directory, "
+                     "a .keras, .h5 or .pb file).")
+
+
+def _keras_function(model, layer):
+    """A concrete function of ``model`` in inference mode, also returning ``layer``'s output."""
+    outputs = list(model.outputs) if getattr(model, "outputs", None) else None
+    if layer is not None:
+        names = [l.name for l in model.layers]
+        if layer not in names:
+            raise ValueError(f"output: no layer named '{layer}' in the model; its layers are {names}.")
+        if outputs is None:
+            raise ValueError(f"output='{layer}': picking a layer needs a functional or Sequential "
+                             "model whose graph of layers is known; this model is subclassed.")
+        import keras
+        model = keras.Model(model.inputs, outputs[:1] + [model.get_layer(layer).output])
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ValueError("model: its input shape is unknown; call the model on data once (or build "
+                         "it with an input shape) so it can be traced.")
+    specs = [tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype, name=x.name.split(":")[0])
+             for x in inputs]
+
+    def call(*xs):
+        result = model(list(xs) if len(xs) > 1 else xs[0], training=False)
+        return result if isinstance(result, (list, tuple)) else [result]
+    return tf.function(call).get_concrete_function(*specs)
+
+
+def _saved_model_function(loaded):
+    signatures = getattr(loaded, "signatures", {})
+    if "serving_default" in signatures:
+        return signatures["serving_default"]
+    if signatures:
+        return next(iter(signatures.values()))
+    raise ValueError("model: the SavedModel has no signature to trace; export it with one "
+                     "(model.export(path) does).")
+
+
+def freeze(model, layer=None):
+    """Freeze ``model`` (see :meth:`DeepExplain.import_model`) into a :class:`FrozenModel`.
+
+    Runs in eager mode whatever the caller's mode: reading variables needs it.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        model = _load(os.fspath(model))
+    with eager_context.eager_mode():
+        if _is_keras_model(model):
+            try:
+                function = _keras_function(model, layer)
+            except ValueError:
+                raise
+            except Exception as error:
+                raise ValueError(f"model: could not trace the Keras model in inference mode "
+                                 f"({type(error).__name__}: {error}).") from error
+        elif layer is not None:
+            raise ValueError(f"output='{layer}': layers can only be picked from Keras models; for "
+                             "a SavedModel pass the tensor name with outputs=.")
+        elif hasattr(model, "signatures"):
+            function = _saved_model_function(model)
+        else:
+            raise TypeError(f"model: expected a Keras model, a SavedModel, a GraphDef or a path, "
+                            f"got {type(model).__name__}.")
+        frozen = convert_variables_to_constants_v2(function)
+    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    outputs = [t.name for t in frozen.outputs]
+    return FrozenModel(frozen.graph.as_graph_def(), inputs, outputs[0],
+                       outputs[1] if layer is not None else None)
+
+
+def pre_activation(tensor):
+    """The input of a final softmax/sigmoid behind ``tensor`` (through identities), or None."""
+    op = tensor.op
+    while op.type in _PASS_THROUGH and op.inputs:
+        op = op.inputs[0].op
+    if op.type in _SQUASHING:
+        return op.inputs[0]
+    return None

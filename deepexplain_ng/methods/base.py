@@ -145,26 +145,36 @@ class Explainer:
                     "over the embedding axis; otherwise check that T is computed from X.")
 
     # -- running ---------------------------------------------------------------------------
-    def run(self, xs, ys=None, batch_size=None, feed=None):
+    def run(self, xs=None, ys=None, batch_size=None, feed=None):
         """Attributions for ``xs``.
 
         Args:
             xs: array of shape ``(n,) + X.shape[1:]``, or a list of such arrays when X is a list.
+                None when X is a hidden tensor (a layer's output, an embedding) computed from
+                the model's raw inputs given in ``feed``.
             ys: optional target weights of shape ``(n,) + T.shape[1:]`` (e.g. one-hot), or ``n``
                 integer class indices when T is ``(n, classes)``; None sums all outputs of T.
             batch_size: samples of ``xs`` per chunk (None: all at once, bounded by the memory
                 budget); it never changes the numbers.
-            feed: optional dict of other placeholders the graph needs (e.g. a keep-probability),
-                fed unchanged to every ``session.run``.
+            feed: dict ``{placeholder (tensor or name): value}``. With ``xs``: other
+                placeholders the graph needs (e.g. a keep-probability), fed to every run. Without
+                ``xs``: the raw inputs ``(n, ...)`` from which X is computed first (scalars are
+                still fed to every run).
         Returns:
             An array shaped like ``xs`` (a list of them when X is a list).
         """
+        feed = self._check_feed(feed)
+        if batch_size is not None:
+            batch_size = positive_int("batch_size", batch_size)
+        if xs is None:
+            xs = self._inputs_from(feed, batch_size)
+            feed = {k: v for k, v in feed.items() if np.ndim(v) == 0}
         xs = feeding.input_list(xs, self.inputs)
         n = xs[0].shape[0]
         weights = feeding.target_weights(ys, n, self.target_shape, self.target.dtype.as_numpy_dtype)
-        step = n if batch_size is None else positive_int("batch_size", batch_size)
+        step = n if batch_size is None else batch_size
         extra = dict(self._feed_defaults)
-        extra.update(feed or {})
+        extra.update(feed)
         context = self._prepare(xs, extra)
         outputs = [np.empty(x.shape, x.dtype) for x in xs]
         for lo in range(0, n, step):
@@ -173,6 +183,46 @@ class Explainer:
             for out, part in zip(outputs, chunk):
                 out[lo:hi] = part
         return outputs[0] if self._single else outputs
+
+    def _check_feed(self, feed):
+        if feed is None:
+            return {}
+        if not isinstance(feed, dict):
+            raise TypeError(f"feed must be a dict {{placeholder: value}}, got {type(feed).__name__}.")
+        checked = {}
+        for key, value in feed.items():
+            tensor = key
+            if isinstance(key, str):
+                try:
+                    tensor = self.graph.get_tensor_by_name(key if ":" in key else key + ":0")
+                except (KeyError, ValueError) as error:
+                    raise ValueError(f"feed: no tensor named '{key}' in the graph ({error}).") from None
+            if not isinstance(tensor, tf.Tensor) or tensor.graph is not self.graph:
+                raise TypeError(f"feed: keys must be tensors of the explainer's graph (or their names), "
+                                f"got {key!r}.")
+            checked[tensor] = feeding.as_array(f"feed['{tensor.name}']", value, tensor.dtype.as_numpy_dtype)
+        return checked
+
+    def _inputs_from(self, feed, batch_size):
+        """X computed from the raw inputs in ``feed``, chunk by chunk."""
+        batched = {k: v for k, v in feed.items() if np.ndim(v) > 0}
+        if not batched:
+            names = ", ".join(f"'{x.name}'" for x in self.inputs)
+            raise ValueError(f"xs: give the values of X ({names}), or the model's raw inputs as "
+                             "feed={input_placeholder: array} so the explainer computes X from them.")
+        counts = {k.name: v.shape[0] for k, v in batched.items()}
+        if len(set(counts.values())) > 1:
+            raise ValueError(f"feed: the raw inputs need the same number of samples, got {counts}.")
+        n = next(iter(counts.values()))
+        step = batch_size or self.rows_per_run()
+        constants = {k: v for k, v in feed.items() if np.ndim(v) == 0}
+        constants.update(self._feed_defaults)
+        parts = []
+        for lo in range(0, n, step):
+            chunk = dict(constants)
+            chunk.update({k: v[lo:lo + step] for k, v in batched.items()})
+            parts.append(self.session.run(self.inputs, chunk))
+        return [np.concatenate(values) for values in zip(*parts)]
 
     def _prepare(self, xs, extra):
         """Per-call work shared by all chunks (e.g. reference activations)."""
