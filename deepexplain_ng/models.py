@@ -32,7 +32,21 @@ class FrozenModel:
 
 
 def _is_keras_model(model):
-    return hasattr(model, "layers") and hasattr(model, "inputs") and callable(model)
+    return hasattr(model, "layers") and hasattr(model, "get_layer") and callable(model)
+
+
+def _input_specs(model):
+    """TensorSpecs of the model's inputs with a free batch axis, or None when unknown."""
+    inputs = getattr(model, "inputs", None)
+    if inputs:
+        return [tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype, name=x.name.split(":")[0])
+                for x in inputs]
+    # a subclassed model remembers the shape of its first call
+    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    shape = shapes.get("input_shape") if len(shapes) == 1 else None
+    if shape is None or not all(isinstance(d, int) or d is None for d in shape):
+        return None
+    return [tf.TensorSpec((None,) + tuple(shape[1:]), tf.float32, name="input")]
 
 
 def _load(path):
@@ -60,7 +74,10 @@ def _load(path):
 
 def _keras_function(model, layer):
     """A concrete function of ``model`` in inference mode, also returning ``layer``'s output."""
-    outputs = list(model.outputs) if getattr(model, "outputs", None) else None
+    try:
+        outputs = list(model.outputs)
+    except (AttributeError, TypeError, ValueError):
+        outputs = None  # subclassed
     if layer is not None:
         names = [l.name for l in model.layers]
         if layer not in names:
@@ -70,12 +87,10 @@ def _keras_function(model, layer):
                              "model whose graph of layers is known; this model is subclassed.")
         import keras
         model = keras.Model(model.inputs, outputs[:1] + [model.get_layer(layer).output])
-    inputs = getattr(model, "inputs", None)
-    if not inputs:
+    specs = _input_specs(model)
+    if not specs:
         raise ValueError("model: its input shape is unknown; call the model on data once (or build "
                          "it with an input shape) so it can be traced.")
-    specs = [tf.TensorSpec((None,) + tuple(x.shape[1:]), x.dtype, name=x.name.split(":")[0])
-             for x in inputs]
 
     def call(*xs):
         result = model(list(xs) if len(xs) > 1 else xs[0], training=False)
