@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from .feeding import DEFAULT_MEMORY_BUDGET
 from .methods import method_class
-from .models import freeze, pre_activation
+from .models import FrozenModel, ImportedModel, freeze, load_graph_def, pre_activation
 from .overrides import override_scope
 
 tf1 = tf.compat.v1
@@ -129,7 +129,7 @@ class DeepExplain:
         return explainer.run(xs, ys=ys, batch_size=batch_size, feed=feed)
 
     def import_model(self, model, output="logits", inputs=None, outputs=None, name="model"):
-        """Bring a trained model into this context's graph; return ``(X, T)``.
+        """Bring a trained model into this context's graph.
 
         Args:
             model: a Keras 3 model (functional, Sequential, or subclassed and already called),
@@ -138,50 +138,47 @@ class DeepExplain:
             output: ``"logits"`` (the input of a final softmax/sigmoid when there is one, else
                 the output), ``"probabilities"`` (the model's output), or a Keras layer's name.
             inputs, outputs: tensor names (lists of str) in a GraphDef / ``.pb``, which carry no
-                signature; ``outputs[0]`` is the target.
+                signature; ``outputs[0]`` is the model's output.
             name: name scope of the imported ops.
         Returns:
-            ``(X, T)``: the input placeholder (a list for several inputs), shape ``(n, ...)``, and
-            the target tensor ``(n, ...)``, both in this context's graph. Weights are frozen into
-            constants and the model runs in inference mode (dropout off, batch norm on moving
-            statistics); imported nonlinearities get the library's gradient override.
+            An :class:`~deepexplain_ng.models.ImportedModel` that unpacks as ``(X, T)``: the input
+            placeholder ``(n, ...)`` (a list for several inputs) and the target ``(n, ...)``, in this
+            context's graph; ``.layer(name)`` gives any layer's output (e.g. an embedding to
+            explain from, with ``feed={X: token_ids}``). Weights are frozen into constants and the
+            model runs in inference mode (dropout off, batch norm on moving statistics);
+            imported nonlinearities get the library's gradient override.
         """
         if not isinstance(output, str):
             raise TypeError(f"output must be 'logits', 'probabilities' or a layer name, got {output!r}.")
-        layer = None if output in ("logits", "probabilities") else output
         if hasattr(model, "layers") and getattr(model, "inputs", None) is not None and \
                 all(getattr(x, "graph", None) is self.graph for x in model.inputs):
             # a tf_keras model built in this very graph: nothing to import
-            xs = list(model.inputs)
-            names = [l.name for l in model.layers]
-            if layer is not None and layer not in names:
-                raise ValueError(f"output: no layer named '{layer}' in the model; its layers are {names}.")
-            target = model.get_layer(layer).output if layer else model.outputs[0]
+            imported = ImportedModel(list(model.inputs), model.outputs[0], model.outputs[0],
+                                     {layer.name: layer.output for layer in model.layers})
         else:
-            graph_def = None
-            if isinstance(model, tf1.GraphDef) or (isinstance(model, str) and model.endswith(".pb")):
-                if not inputs or not outputs:
-                    raise ValueError("inputs= and outputs=: a GraphDef has no signature; name its input "
-                                     "and output tensors, e.g. inputs=['x:0'], outputs=['logits:0'].")
-                if layer is not None:
-                    raise ValueError(f"output='{layer}': a GraphDef has no layers; pass the tensor's "
-                                     "name as outputs=[...] instead.")
-                if isinstance(model, str):
-                    from .models import _load
-                    model = _load(model)
-                graph_def, input_names, output_names = model, list(inputs), list(outputs)[:1]
-            else:
-                frozen = freeze(model, layer)
-                graph_def, input_names = frozen.graph_def, frozen.inputs
-                output_names = [frozen.layer_output or frozen.output]
-            with self.graph.as_default(), override_scope(self.graph):
-                try:
-                    elements = tf1.import_graph_def(graph_def, name=name,
-                                                    return_elements=input_names + output_names)
-                except (KeyError, ValueError) as error:
-                    raise ValueError(f"inputs/outputs: {error}") from None
-            xs, target = elements[:-1], elements[-1]
+            imported = self._import_graph(model, inputs, outputs, name)
         if output == "logits":
-            logits = pre_activation(target)
-            target = target if logits is None else logits
-        return (xs[0] if len(xs) == 1 else xs), target
+            logits = pre_activation(imported.output)
+            imported.target = imported.output if logits is None else logits
+        elif output != "probabilities":
+            imported.target = imported.layer(output)
+        return imported
+
+    def _import_graph(self, model, inputs, outputs, name):
+        if isinstance(model, tf1.GraphDef) or (isinstance(model, str) and model.endswith(".pb")):
+            if not inputs or not outputs:
+                raise ValueError("inputs= and outputs=: a GraphDef has no signature; name its input "
+                                 "and output tensors, e.g. inputs=['x:0'], outputs=['logits:0'].")
+            frozen = FrozenModel(load_graph_def(model) if isinstance(model, str) else model,
+                                 list(inputs), list(outputs)[0], {})
+        else:
+            frozen = freeze(model)
+        names = frozen.inputs + [frozen.output] + list(frozen.layers.values())
+        with self.graph.as_default(), override_scope(self.graph):
+            try:
+                elements = tf1.import_graph_def(frozen.graph_def, name=name, return_elements=names)
+            except (KeyError, ValueError) as error:
+                raise ValueError(f"inputs/outputs: {error}") from None
+        count = len(frozen.inputs)
+        return ImportedModel(elements[:count], elements[count], elements[count],
+                             dict(zip(frozen.layers, elements[count + 1:])))

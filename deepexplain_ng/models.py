@@ -1,5 +1,6 @@
 """Getting a static graph from a model: tf_keras sessions, and Keras 3 / SavedModel / GraphDef
 models frozen into a GraphDef that a DeepExplain context imports under its overrides."""
+import importlib
 import os
 from dataclasses import dataclass
 
@@ -26,9 +27,9 @@ class FrozenModel:
     """A model as a GraphDef with constants for weights, and the names of its tensors."""
 
     graph_def: object
-    inputs: list
-    output: str          # the model's (first) output
-    layer_output: str = None  # the output of the layer asked for by name, if any
+    inputs: list       # input tensor names
+    output: str        # the model's (first) output
+    layers: dict       # Keras layer name -> its output tensor's name (functional models)
 
 
 def _is_keras_model(model):
@@ -49,6 +50,16 @@ def _input_specs(model):
     return [tf.TensorSpec((None,) + tuple(shape[1:]), tf.float32, name="input")]
 
 
+def load_graph_def(path):
+    """A GraphDef read from a binary ``.pb`` file."""
+    if not os.path.exists(path):
+        raise ValueError(f"model: no file at '{path}'.")
+    graph_def = tf1.GraphDef()
+    with open(path, "rb") as handle:
+        graph_def.ParseFromString(handle.read())
+    return graph_def
+
+
 def _load(path):
     """A model object or GraphDef from a file or SavedModel directory."""
     if not os.path.exists(path):
@@ -64,29 +75,41 @@ def _load(path):
         with eager_context.eager_mode():
             return keras.saving.load_model(path, compile=False)
     if suffix == ".pb":
-        graph_def = tf1.GraphDef()
-        with open(path, "rb") as handle:
-            graph_def.ParseFromString(handle.read())
-        return graph_def
+        return load_graph_def(path)
     raise ValueError(f"model: don't know how to load '{path}' (expected a SavedModel directory, "
                      "a .keras, .h5 or .pb file).")
 
 
-def _keras_function(model, layer):
-    """A concrete function of ``model`` in inference mode, also returning ``layer``'s output."""
+def _layer_outputs(model):
+    """{name: output} of every layer with one output, for functional and Sequential models."""
+    outputs = {}
+    for layer in model.layers:
+        try:
+            output = layer.output
+        except (AttributeError, ValueError, RuntimeError):
+            continue  # shared layers, subclassed models: no single symbolic output
+        if not isinstance(output, (list, tuple, dict)) and type(layer).__name__ != "InputLayer":
+            outputs[layer.name] = output
+    return outputs
+
+
+def _keras_function(model):
+    """A concrete function of ``model`` in inference mode; returns ``(function, layer names)``.
+
+    The function returns the model's first output, then the output of every layer, so
+    that any layer can serve as a target or as the tensor to explain from.
+    """
     try:
         outputs = list(model.outputs)
     except (AttributeError, TypeError, ValueError):
-        outputs = None  # subclassed
-    if layer is not None:
-        names = [l.name for l in model.layers]
-        if layer not in names:
-            raise ValueError(f"output: no layer named '{layer}' in the model; its layers are {names}.")
-        if outputs is None:
-            raise ValueError(f"output='{layer}': picking a layer needs a functional or Sequential "
-                             "model whose graph of layers is known; this model is subclassed.")
-        import keras
-        model = keras.Model(model.inputs, outputs[:1] + [model.get_layer(layer).output])
+        outputs = None  # subclassed: only the model's own output is known
+    layers = {}
+    if outputs:
+        layers = _layer_outputs(model)
+        if layers:
+            # keras or tf_keras, whichever the model comes from
+            package = importlib.import_module(type(model).__module__.split(".")[0])
+            model = package.Model(model.inputs, outputs[:1] + list(layers.values()))
     specs = _input_specs(model)
     if not specs:
         raise ValueError("model: its input shape is unknown; call the model on data once (or build "
@@ -95,7 +118,7 @@ def _keras_function(model, layer):
     def call(*xs):
         result = model(list(xs) if len(xs) > 1 else xs[0], training=False)
         return result if isinstance(result, (list, tuple)) else [result]
-    return tf.function(call).get_concrete_function(*specs)
+    return tf.function(call).get_concrete_function(*specs), list(layers)
 
 
 def _saved_model_function(loaded):
@@ -108,25 +131,23 @@ def _saved_model_function(loaded):
                      "(model.export(path) does).")
 
 
-def freeze(model, layer=None):
+def freeze(model):
     """Freeze ``model`` (see :meth:`DeepExplain.import_model`) into a :class:`FrozenModel`.
 
     Runs in eager mode whatever the caller's mode: reading variables needs it.
     """
     if isinstance(model, (str, os.PathLike)):
         model = _load(os.fspath(model))
+    layer_names = []
     with eager_context.eager_mode():
         if _is_keras_model(model):
             try:
-                function = _keras_function(model, layer)
+                function, layer_names = _keras_function(model)
             except ValueError:
                 raise
             except Exception as error:
                 raise ValueError(f"model: could not trace the Keras model in inference mode "
                                  f"({type(error).__name__}: {error}).") from error
-        elif layer is not None:
-            raise ValueError(f"output='{layer}': layers can only be picked from Keras models; for "
-                             "a SavedModel pass the tensor name with outputs=.")
         elif hasattr(model, "signatures"):
             function = _saved_model_function(model)
         else:
@@ -136,7 +157,7 @@ def freeze(model, layer=None):
     inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in frozen.outputs]
     return FrozenModel(frozen.graph.as_graph_def(), inputs, outputs[0],
-                       outputs[1] if layer is not None else None)
+                       dict(zip(layer_names, outputs[1:])))
 
 
 def pre_activation(tensor):
@@ -147,3 +168,28 @@ def pre_activation(tensor):
     if op.type in _SQUASHING:
         return op.inputs[0]
     return None
+
+
+class ImportedModel:
+    """A model inside a DeepExplain graph. Unpacks as ``X, T = de.import_model(...)``.
+
+    Attributes:
+        input: the input placeholder ``(n, ...)``, or a list of them (= X).
+        target: the tensor chosen by ``output`` (= T).
+        output: the model's own output (probabilities when it ends with a softmax).
+        layers: ``{layer name: output tensor}`` for functional and Sequential Keras models.
+    """
+
+    def __init__(self, inputs, target, output, layers):
+        self.input = inputs[0] if len(inputs) == 1 else list(inputs)
+        self.target, self.output, self.layers = target, output, dict(layers)
+
+    def __iter__(self):
+        return iter((self.input, self.target))
+
+    def layer(self, name):
+        """The output tensor of the layer called ``name`` (e.g. an embedding, to explain from)."""
+        if name not in self.layers:
+            known = list(self.layers) or "none (only functional and Sequential Keras models list them)"
+            raise ValueError(f"output: no layer named '{name}' in the model; its layers are {known}.")
+        return self.layers[name]

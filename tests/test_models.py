@@ -207,3 +207,21 @@ def test_bad_models():
         _imported(tf.Graph().as_graph_def())
     with pytest.raises(TypeError, match="expected a Keras model"):
         _imported(object())
+
+
+def test_explaining_from_a_keras_layer_with_raw_inputs_fed():
+    session = tf1.Session(graph=tf.Graph())
+    with DeepExplain(session=session) as de:
+        model = de.import_model(_keras_model(keras, _weights()))
+        hidden = model.layer("norm")
+        x, t = model
+        activations = session.run(hidden, {x: XS})
+        for method in ("grad*input", "deeplift"):
+            fed = de.explain(method, t, hidden, ys=CLASSES, feed={x: XS})
+            np.testing.assert_allclose(fed, de.explain(method, t, hidden, activations, ys=CLASSES), rtol=1e-6)
+        # on the normalised activations the rest of the net is affine: exact for both methods
+        w = _weights()
+        expected = activations * w["w2"][:, CLASSES].T
+        np.testing.assert_allclose(fed, expected, rtol=1e-4, atol=1e-6)
+        with pytest.raises(ValueError, match="no layer named 'embedding'.*hidden.*norm"):
+            model.layer("embedding")
