@@ -211,8 +211,9 @@ def test_bad_models():
 
 def test_explaining_from_a_keras_layer_with_raw_inputs_fed():
     session = tf1.Session(graph=tf.Graph())
+    keras_model = _keras_model(keras, _weights())  # Keras 3 builds eagerly, outside the graph
     with DeepExplain(session=session) as de:
-        model = de.import_model(_keras_model(keras, _weights()))
+        model = de.import_model(keras_model)
         hidden = model.layer("norm")
         x, t = model
         activations = session.run(hidden, {x: XS})
