@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from .feeding import DEFAULT_MEMORY_BUDGET
 from .methods import method_class
-from .models import FrozenModel, ImportedModel, freeze, load_graph_def, pre_activation
+from .models import FrozenModel, ImportedModel, behind_identities, freeze, load_graph_def, pre_activation
 from .overrides import override_scope
 
 tf1 = tf.compat.v1
@@ -180,5 +180,7 @@ class DeepExplain:
             except (KeyError, ValueError) as error:
                 raise ValueError(f"inputs/outputs: {error}") from None
         count = len(frozen.inputs)
-        return ImportedModel(elements[:count], elements[count], elements[count],
-                             dict(zip(frozen.layers, elements[count + 1:])))
+        # a traced function returns each layer's output through an Identity op off the main path;
+        # the tensor upstream of T is the one behind it
+        layers = {layer: behind_identities(t) for layer, t in zip(frozen.layers, elements[count + 1:])}
+        return ImportedModel(elements[:count], elements[count], elements[count], layers)

@@ -160,14 +160,17 @@ def freeze(model):
                        dict(zip(layer_names, outputs[1:])))
 
 
+def behind_identities(tensor):
+    """The tensor that ``tensor`` merely copies through Identity-like ops."""
+    while tensor.op.type in _PASS_THROUGH and tensor.op.inputs:
+        tensor = tensor.op.inputs[tensor.value_index if tensor.op.type == "IdentityN" else 0]
+    return tensor
+
+
 def pre_activation(tensor):
     """The input of a final softmax/sigmoid behind ``tensor`` (through identities), or None."""
-    op = tensor.op
-    while op.type in _PASS_THROUGH and op.inputs:
-        op = op.inputs[0].op
-    if op.type in _SQUASHING:
-        return op.inputs[0]
-    return None
+    op = behind_identities(tensor).op
+    return op.inputs[0] if op.type in _SQUASHING else None
 
 
 class ImportedModel:
