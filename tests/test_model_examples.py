@@ -1,0 +1,43 @@
+"""The model-import examples run offline and say something true."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(script, out):
+    done = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(out)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, DEEPEXPLAIN_NG_PROGRESS="0"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_text_example_credits_sentiment_words(tmp_path):
+    output = _run("text_embeddings.py", tmp_path)
+    assert (tmp_path / "text_embeddings.png").stat().st_size > 10_000
+    accuracy = float(re.search(r"accuracy: ([0-9.]+)", output).group(1))
+    assert accuracy > 0.9
+    # in every printed sentence the largest |attribution| sits on a sentiment word
+    sentiment = {"great", "lovely", "superb", "enjoyable", "brilliant",
+                 "awful", "boring", "dull", "terrible", "clumsy"}
+    lines = [line for line in output.splitlines() if re.match(r"\s*(negative|positive):", line)]
+    assert len(lines) == 6
+    for line in lines:
+        words = re.findall(r"(\S+)\(([+-][0-9.]+)\)", line)
+        top = max(words, key=lambda w: abs(float(w[1])))[0]
+        assert top in sentiment, line
+
+
+def test_multiple_inputs_example_finds_the_informative_features(tmp_path):
+    output = _run("multiple_inputs_keras.py", tmp_path)
+    assert (tmp_path / "multiple_inputs_keras.png").exists()
+    for line in output.splitlines():
+        match = re.search(r"metadata \[([0-9.]+) ([0-9.]+) ([0-9.]+)\]", line)
+        if match:
+            first, second, third = map(float, match.groups())
+            assert first > 3 * max(second, third), line
