@@ -50,3 +50,37 @@ def cnn(x, seed=0, activation=tf.nn.relu, pool=tf.nn.avg_pool2d):
 
 def samples(shape, seed=1):
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def bn_model_weights(seed=30):
+    rng = np.random.default_rng(seed)
+    return dict(w1=rng.normal(scale=0.6, size=(6, 8)), b1=rng.normal(scale=0.2, size=8),
+                gamma=rng.uniform(0.5, 1.5, 8), beta=rng.normal(scale=0.2, size=8),
+                mean=rng.normal(scale=0.3, size=8), var=rng.uniform(0.5, 2.0, 8),
+                w2=rng.normal(scale=0.5, size=(8, 3)), b2=rng.normal(scale=0.2, size=3))
+
+
+def keras_bn_model(module, w):
+    """Dense(tanh) -> BatchNorm -> Dropout -> Dense(softmax), with the weights ``w``."""
+    layers = module.layers
+    inputs = module.Input((6,), name="features")
+    h = layers.Dense(8, activation="tanh", name="hidden")(inputs)
+    h = layers.BatchNormalization(epsilon=1e-3, name="norm")(h)
+    h = layers.Dropout(0.5, name="drop")(h)
+    outputs = layers.Dense(3, activation="softmax", name="scores")(h)
+    model = module.Model(inputs, outputs)
+    model.get_layer("hidden").set_weights([w["w1"], w["b1"]])
+    model.get_layer("norm").set_weights([w["gamma"], w["beta"], w["mean"], w["var"]])
+    model.get_layer("scores").set_weights([w["w2"], w["b2"]])
+    return model
+
+
+def raw_bn_model(w):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 6))
+        h = tf.tanh(tf.matmul(x, w["w1"].astype(np.float32)) + w["b1"].astype(np.float32))
+        scale = w["gamma"] / np.sqrt(w["var"] + 1e-3)
+        h = h * scale.astype(np.float32) + (w["beta"] - w["mean"] * scale).astype(np.float32)
+        logits = tf.matmul(h, w["w2"].astype(np.float32)) + w["b2"].astype(np.float32)
+    return tf1.Session(graph=graph), x, logits

@@ -12,6 +12,7 @@ tf.compat.v1.disable_eager_execution()
 import tf_keras  # noqa: E402
 
 from deepexplain_ng import DeepExplain, SoftmaxTargetWarning, keras_session  # noqa: E402
+from builders import bn_model_weights, keras_bn_model, raw_bn_model, samples  # noqa: E402
 
 tf_keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
@@ -41,4 +42,18 @@ result["predict"] = model.predict(xs, verbose=0)[np.arange(5), classes].tolist()
 result["predict_baseline"] = model.predict(np.zeros((1, 6), np.float32), verbose=0)[0, classes].tolist()
 result["weights"] = [w.tolist() for w in model.get_weights()]
 result["xs"], result["classes"] = xs.tolist(), classes.tolist()
+
+# the same weights as a raw TF graph and as a tf_keras graph-mode model with BatchNorm and Dropout
+methods = {"saliency": {}, "grad*input": {}, "intgrad": {"steps": 20}, "elrp": {}, "deeplift": {}}
+bn_xs, bn_ys = samples((5, 6), seed=31), [0, 1, 2, 1, 0]
+session, x, logits = raw_bn_model(bn_model_weights())
+with DeepExplain(session=session) as de:
+    raw = {m: de.explain(m, logits, x, bn_xs, ys=bn_ys, **o) for m, o in methods.items()}
+bn_model = keras_bn_model(tf_keras, bn_model_weights())
+with DeepExplain(session=keras_session()) as de:
+    x, t = de.import_model(bn_model)  # same graph: no freezing, logits found behind the softmax
+    keras_graph = {m: de.explain(m, t, x, bn_xs, ys=bn_ys, **o) for m, o in methods.items()}
+result["same_weights_relative_error"] = {
+    m: float(np.abs(keras_graph[m] - raw[m]).max() / np.abs(raw[m]).max()) for m in methods}
+result["bn_logits_op"] = t.op.type
 json.dump(result, sys.stdout)

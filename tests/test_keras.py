@@ -39,3 +39,9 @@ def test_attributions_use_inference_mode(keras_run):
 
 def test_softmax_output_warns(keras_run):
     assert keras_run["softmax_warned"]
+
+
+def test_graph_mode_model_with_batch_norm_matches_the_raw_tf_build(keras_run):
+    assert keras_run["bn_logits_op"] in ("BiasAdd", "AddV2")
+    for method, error in keras_run["same_weights_relative_error"].items():
+        assert error < 1e-4, (method, error)
