@@ -253,3 +253,19 @@ def test_multiple_inputs_return_a_list_in_order():
     # linear before one relu: grad*input on b is 2*b where the unit is active
     active = sess.run(t, {a: xs[0], b: xs[1]}) > 0
     np.testing.assert_allclose(grads[1], 2 * xs[1] * active[:, :, None], rtol=1e-6)
+
+
+def test_a_users_own_gradient_override_is_kept_and_named():
+    graph = tf.Graph()
+    with graph.as_default():
+        @tf.RegisterGradient("TestDoubleRelu")
+        def _double(op, grad):
+            return 2.0 * grad * tf.cast(op.outputs[0] > 0, grad.dtype)
+
+        x = tf1.placeholder(tf.float32, (None, 3))
+        with graph.gradient_override_map({"Relu": "TestDoubleRelu"}):
+            t = tf.nn.relu(x, name="custom_relu")
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        with pytest.warns(UnsupportedOpWarning, match="custom_relu"):
+            explainer = de.get_explainer("elrp", t, x)
+        np.testing.assert_allclose(explainer.run(np.array([[1.0, -1.0, 2.0]], np.float32)), [[2.0, 0.0, 4.0]])

@@ -1,12 +1,13 @@
 """The compiled Explainer: checks its arguments, builds its ops once, then only feeds."""
 import numbers
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from .. import feeding
 from ..overrides import mark
-from ..paths import check_path, path_ops
+from ..paths import UnsupportedOpWarning, check_path, path_ops
 
 tf1 = tf.compat.v1
 
@@ -90,7 +91,12 @@ class Explainer:
         self.progress = progress
         self.path, reached = path_ops([self.target], self.inputs)
         self._check_connected(reached)
-        self.foreign_ops = mark(self.path)
+        foreign = mark(self.path)
+        if foreign and self.rule_based:
+            names = ", ".join(f"'{op.name}' ({op.type})" for op in foreign)
+            warnings.warn(f"{self.name}: these nonlinearities carry a gradient override of their own, "
+                          f"which the {self.name} rule does not replace: {names}.",
+                          UnsupportedOpWarning, stacklevel=3)
         check_path(self.path, self.inputs, self.name, self.rule_based, self.max_pool_exact)
         self.target_shape = feeding.static_shape(self.target)[1:]
         batch_dims = {x.shape[0] for x in self.inputs if x.shape.rank}
