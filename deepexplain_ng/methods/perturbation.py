@@ -1,0 +1,227 @@
+"""Perturbation methods: occlusion and Shapley value sampling, on batched session feeds.
+
+Perturbed inputs are rows generated chunk by chunk (never all at once) and evaluated one
+``session.run`` per chunk under the memory budget; only the scores S of the rows are kept.
+"""
+import numbers
+import warnings
+
+import numpy as np
+from skimage.util import view_as_windows
+
+from .. import feeding
+from .base import Explainer, positive_int
+
+
+def _per_axis(name, value, shape):
+    """An int or a tuple of one positive int per axis of ``shape``."""
+    values = (value,) * len(shape) if isinstance(value, numbers.Integral) else value
+    if not isinstance(values, (tuple, list)) or len(values) != len(shape) or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"{name}: expected an int or a tuple of {len(shape)} ints (one per axis of the "
+                        f"input's shape {tuple(shape)} without batch), got {value!r}.")
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{name}: values must be positive, got {tuple(values)}.")
+    return tuple(int(v) for v in values)
+
+
+class PerturbationExplainer(Explainer):
+    """Shared checks and the S(x) / S(perturbed) evaluation of perturbation methods."""
+
+    uses_gradients = False
+    options = {"baseline": None}
+
+    def _build(self):
+        if len(self.inputs) > 1:
+            raise ValueError(
+                f"{self.name} perturbs one input tensor, and X is a list of {len(self.inputs)}: how to "
+                "perturb several inputs jointly is not defined. Concatenate them into one input tensor, "
+                "or use a gradient method (saliency, grad*input, intgrad, elrp, deeplift).")
+        shape = self.inputs[0].shape.as_list()[1:]
+        if None in shape:
+            raise ValueError(f"{self.name}: X '{self.inputs[0].name}' needs a known shape without batch, "
+                             f"got {self.inputs[0].shape}.")
+        self.sample_shape = tuple(shape)
+        self.baseline = self._check_baseline(self.params["baseline"])
+
+    def _check_baseline(self, baseline):
+        dtype = self.inputs[0].dtype.as_numpy_dtype
+        if baseline is None:
+            return np.zeros(self.sample_shape, dtype)
+        array = feeding.as_array("baseline", baseline, dtype)
+        if array.ndim == 0:
+            return np.full(self.sample_shape, array, dtype)
+        if array.shape != self.sample_shape:
+            raise ValueError(f"baseline: expected a scalar or an array of the input's shape without "
+                             f"the batch axis {self.sample_shape}, got {array.shape}.")
+        return array
+
+    def scores(self, x, weights, extra):
+        """S of each row of ``x`` (n, ...) -> (n,)."""
+        out = np.empty(len(x), np.float64)
+
+        def make_feed(lo, hi):
+            return {self.inputs[0]: x[lo:hi], self.weights: weights[lo:hi]}
+
+        def consume(lo, hi, values):
+            out[lo:hi] = values[0]
+
+        self.evaluate([self.score], len(x), make_feed, consume, extra, description=f"{self.name} (inputs)")
+        return out
+
+
+class Occlusion(PerturbationExplainer):
+    """Occlusion (Zeiler & Fergus 2014), DeepExplain's variant.
+
+    Windows of ``window_shape`` slide with ``step`` over the input's index grid (as
+    ``skimage.util.view_as_windows``, batch axis excluded). Each window p is replaced by the
+    baseline (default 0), giving delta_p = S(x) - S(x with window p replaced). The attribution
+    of feature i is (sum of delta_p over the windows containing i) / (sum of their sizes):
+    with ``window_shape=1`` it is S(x) - S(x without feature i), i.e. w*x on a linear model;
+    with non-overlapping windows each window's attributions sum to its delta. Features no
+    window covers are NaN (with a warning).
+
+    Options: ``window_shape`` (int or tuple, default 1), ``step`` (int or tuple, default 1),
+    ``baseline`` (scalar or array of one sample's shape, default 0).
+    """
+
+    name = "occlusion"
+    options = {"window_shape": 1, "step": 1, "baseline": None}
+
+    def _build(self):
+        super()._build()
+        shape = self.sample_shape
+        window = _per_axis("window_shape", self.params["window_shape"], shape)
+        step = _per_axis("step", self.params["step"], shape)
+        if any(w > s for w, s in zip(window, shape)):
+            raise ValueError(f"window_shape: {window} is larger than the input's shape without batch {shape}.")
+        grid = np.arange(int(np.prod(shape))).reshape(shape)
+        # flat indices of the features in each window: (windows, window size)
+        self.windows = view_as_windows(grid, window, step).reshape(-1, int(np.prod(window)))
+        counts = np.bincount(self.windows.ravel(), minlength=grid.size)
+        self.coverage = counts * self.windows.shape[1]  # sum of the sizes of the windows covering i
+        uncovered = int((counts == 0).sum())
+        if uncovered:
+            warnings.warn(f"occlusion: window_shape {window} with step {step} leaves {uncovered} of "
+                          f"{grid.size} features uncovered; their attributions are NaN.", stacklevel=4)
+
+    def _explain(self, xs, weights, rows, context, extra):
+        x = xs[0]
+        n, features = len(x), self.windows.shape[0]
+        flat = x.reshape(n, -1)
+        base = self.baseline.reshape(-1)
+        reference = self.scores(x, weights, extra)
+        totals = np.zeros(n * flat.shape[1], np.float64)
+
+        def make_feed(lo, hi):
+            index = np.arange(lo, hi)
+            sample, window = index // features, self.windows[index % features]
+            perturbed = flat[sample]
+            np.put_along_axis(perturbed, window, base[window], axis=1)
+            return {self.inputs[0]: perturbed.reshape((hi - lo,) + self.sample_shape),
+                    self.weights: weights[sample]}
+
+        def consume(lo, hi, values):
+            index = np.arange(lo, hi)
+            sample, window = index // features, self.windows[index % features]
+            delta = reference[sample] - values[0]
+            targets = (sample[:, None] * flat.shape[1] + window).ravel()
+            totals[:] += np.bincount(targets, np.repeat(delta, window.shape[1]), minlength=totals.size)
+
+        self.evaluate([self.score], n * features, make_feed, consume, extra)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result = totals.reshape(n, -1) / np.where(self.coverage > 0, self.coverage, np.nan)
+        return [result.reshape(x.shape).astype(x.dtype)]
+
+
+class ShapleySampling(PerturbationExplainer):
+    """Shapley value sampling (Castro et al. 2009).
+
+    Features are the cells of the ``sampling_dims`` axes of the input (1-based, as in
+    DeepExplain: for NHWC images ``[1, 2]`` makes each pixel, all channels together, one
+    feature; the default is every non-batch axis). For each of ``samples`` random orders of the
+    features, they are replaced by the baseline (default 0) one at a time, and each is credited
+    with the drop of S it causes; a feature's Shapley value is its mean credit. The credits of
+    one order sum to S(x) - S(baseline). A feature's value is spread evenly over its cells, so
+    the attribution map sums to the mean of those totals too.
+
+    Options: ``samples=5`` (orders per input sample), ``sampling_dims=None``, ``seed=None``
+    (an int makes results reproducible), ``baseline`` (scalar or array of one sample's shape).
+    """
+
+    name = "shapley_sampling"
+    options = {"samples": 5, "sampling_dims": None, "seed": None, "baseline": None}
+
+    def validate(self, params):
+        params["samples"] = positive_int("samples", params["samples"])
+        seed = params["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"seed must be None or an int, got {seed!r}.")
+        return params
+
+    def _build(self):
+        super()._build()
+        rank = len(self.sample_shape)
+        dims = self.params["sampling_dims"]
+        dims = list(range(1, rank + 1)) if dims is None else dims
+        if (not isinstance(dims, (list, tuple)) or not dims or len(set(dims)) != len(dims)
+                or not all(isinstance(d, numbers.Integral) and 1 <= d <= rank for d in dims)):
+            raise ValueError(f"sampling_dims: expected distinct axes of the input in 1..{rank} (axis 0 is "
+                             f"the batch), e.g. [1, 2] for the pixels of NHWC images; got {dims!r}.")
+        self.sampled = sorted(int(d) - 1 for d in dims)
+        rest = [a for a in range(rank) if a not in self.sampled]
+        # feature-major layout: sampled axes first, flattened to (features, cells per feature)
+        self.order = self.sampled + rest
+        self.inverse = list(np.argsort(self.order))
+        self.features = int(np.prod([self.sample_shape[a] for a in self.sampled]))
+
+    def _to_features(self, a):
+        """(n, *sample_shape) -> (n, features, cells)."""
+        return a.transpose([0] + [d + 1 for d in self.order]).reshape(len(a), self.features, -1)
+
+    def _from_features(self, a):
+        permuted = tuple(self.sample_shape[d] for d in self.order)
+        return a.reshape((len(a),) + permuted).transpose([0] + [d + 1 for d in self.inverse])
+
+    def _prepare(self, xs, extra):
+        rng = np.random.default_rng(self.params["seed"])
+        n, samples = xs[0].shape[0], self.params["samples"]
+        # orders are drawn for all samples up front, so chunking never changes them
+        return np.argsort(rng.random((n, samples, self.features)), axis=2)
+
+    def _explain(self, xs, weights, rows, orders, extra):
+        x, orders = xs[0], orders[rows]
+        n, samples, features = len(x), self.params["samples"], self.features
+        x_f = self._to_features(x)
+        base_f = self._to_features(self.baseline[None])[0]
+        rank = np.argsort(orders, axis=2)  # rank[i, k, f]: when feature f is removed in order k
+        # scores[i, k, j]: S with the first j features of order k removed; j = 0 and j = F are shared
+        scores = np.empty((n, samples, features + 1), np.float64)
+        scores[:, :, 0] = self.scores(x, weights, extra)[:, None]
+        ends = np.repeat(self.baseline[None], n, axis=0)
+        scores[:, :, features] = self.scores(ends, weights, extra)[:, None]
+        inner = features - 1  # rows per order that need a run
+
+        def split(index):
+            sample, remainder = np.divmod(index, samples * inner)
+            order, j = np.divmod(remainder, inner)
+            return sample, order, j + 1
+
+        def make_feed(lo, hi):
+            sample, order, j = split(np.arange(lo, hi))
+            removed = rank[sample, order] < j[:, None]  # (rows, features)
+            perturbed = np.where(removed[:, :, None], base_f[None], x_f[sample])
+            return {self.inputs[0]: self._from_features(perturbed), self.weights: weights[sample]}
+
+        def consume(lo, hi, values):
+            sample, order, j = split(np.arange(lo, hi))
+            scores[sample, order, j] = values[0]
+
+        if inner > 0:
+            self.evaluate([self.score], n * samples * inner, make_feed, consume, extra)
+        credits = scores[:, :, :-1] - scores[:, :, 1:]  # credit of the j-th removed feature
+        values = np.zeros((n, features), np.float64)
+        np.add.at(values, (np.arange(n)[:, None, None], orders), credits)
+        cells = x_f.shape[2]
+        spread = np.repeat((values / (samples * cells))[:, :, None], cells, axis=2)
+        return [self._from_features(spread).astype(x.dtype)]
