@@ -27,7 +27,8 @@ def test_the_demo_compares_every_registered_method(tmp_path):
     assert f"wrote {tmp_path / 'compare_methods.png'}" in output
 
 
-@pytest.mark.parametrize("script", ["saliency.py", "grad_input.py", "intgrad.py", "elrp.py", "deeplift.py"])
+@pytest.mark.parametrize("script", ["saliency.py", "grad_input.py", "intgrad.py", "elrp.py", "deeplift.py",
+                                    "occlusion.py", "shapley_sampling.py"])
 def test_method_example(script, tmp_path):
     output = _run(script, tmp_path)
     assert list(tmp_path.glob("*.png")), output
