@@ -170,8 +170,11 @@ def run_rows(session, fetches, n_rows, make_feed, consume, rows_per_run, fixed_b
         step = fixed_batch
     runs = -(-n_rows // step)
     enabled = progress_enabled(progress)
-    bar = tqdm.tqdm(total=n_rows, desc=description, unit="row", leave=False,
-                    disable=(not enabled) if enabled is not None else (None if runs > 1 else True))
+    if enabled is False or (enabled is None and runs == 1):
+        bar = _NO_BAR  # a single run, or bars switched off: skip tqdm's set-up cost
+    else:
+        bar = tqdm.tqdm(total=n_rows, desc=description, unit="row", leave=False,
+                        disable=None if enabled is None else False)
     try:
         for lo in range(0, n_rows, step):
             hi = min(n_rows, lo + step)
@@ -186,6 +189,17 @@ def run_rows(session, fetches, n_rows, make_feed, consume, rows_per_run, fixed_b
             bar.update(hi - lo)
     finally:
         bar.close()
+
+
+class _NoBar:
+    def update(self, count):
+        pass
+
+    def close(self):
+        pass
+
+
+_NO_BAR = _NoBar()
 
 
 def _pad_rows(array, size):

@@ -109,12 +109,10 @@ def _derivative(op, z):
     raise NotImplementedError(kind)
 
 
-def rescale_multiplier(op, ref):
-    """DeepLIFT's (f(z) - f(z_ref)) / (z - z_ref) for ``op``, f'(z) where z == z_ref.
-
-    ``ref`` broadcasts against the op's input (one reference row or one per row).
+def rescale_multiplier(op, z, ref):
+    """DeepLIFT's (f(z) - f(z_ref)) / (z - z_ref) for the nonlinearity ``op``, f'(z) where
+    z == z_ref; ``z`` holds rows of the op's input, ``ref`` one reference row or one per row.
     """
-    z = op.inputs[0]
     ref = tf.cast(ref, z.dtype)
     hi, lo = tf.maximum(z, ref), tf.minimum(z, ref)
     d = hi - lo

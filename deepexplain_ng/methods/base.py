@@ -240,6 +240,11 @@ class Explainer:
     # -- helpers for subclasses ---------------------------------------------------------------
     def row_bytes(self):
         """Bytes one row costs in a run: activations on the path (and their gradients)."""
+        if getattr(self, "_row_bytes", None) is None:
+            self._row_bytes = self._count_row_bytes()
+        return self._row_bytes
+
+    def _count_row_bytes(self):
         total = sum(int(np.prod(x.shape[1:].as_list() or [1], dtype=np.int64)) * x.dtype.size
                     for x in self.inputs)
         for op in self.path:

@@ -34,9 +34,12 @@ class DeepLIFT(GradientExplainer):
     """DeepLIFT, Rescale rule (Shrikumar et al. 2017), as (x - b) * the gradient where every
     nonlinearity's derivative becomes (f(z) - f(z_ref)) / (z - z_ref).
 
-    z_ref is the nonlinearity's input when the network runs on the baseline. Only the ops
-    that the gradient of T w.r.t. X visits get a reference, so unrelated parts of the
-    graph are never evaluated.
+    z_ref is the nonlinearity's input when the network runs on the baseline. The baseline
+    rows ride in the same batch as the inputs (one row, or one per sample, after them), so
+    the references come from the same forward pass: one ``session.run`` per chunk, and only
+    the ops on the path X -> T are ever evaluated. A graph whose X has a fixed batch size
+    cannot take extra rows; there the references are computed by a forward pass of their own
+    and fed back.
     """
 
     name = "deeplift"
@@ -49,44 +52,69 @@ class DeepLIFT(GradientExplainer):
         return params
 
     def rule(self):
-        self.references = []  # (placeholder fed with z_ref, z)
+        self.stacked = self.fixed_batch is None
+        self.references = []  # fixed batch only: (placeholder fed with z_ref, z)
+        if self.stacked:
+            # rows [0, real) are inputs, rows [real, ...) their baselines
+            self.real_rows = tf1.placeholder(tf.int32, (), name="real_rows")
 
         def rescale(op, grad):
             z = op.inputs[0]
+            if self.stacked:
+                real, reference = z[:self.real_rows], tf.stop_gradient(z[self.real_rows:])
+                head = grad[:self.real_rows] * rescale_multiplier(op, real, reference)
+                return tf.concat([head, tf.zeros_like(reference)], axis=0)
             shape = None if z.shape.rank is None else [None] + z.shape.as_list()[1:]
             reference = tf1.placeholder(z.dtype, shape, name="reference")
             self.references.append((reference, z))
-            return grad * rescale_multiplier(op, reference)
+            return grad * rescale_multiplier(op, z, reference)
         return rescale
 
+    def rows_per_run(self):
+        # a chunk carries up to as many baseline rows as input rows
+        return max(1, super().rows_per_run() // 2)
+
     def reference_values(self, baselines, extra):
-        """The inputs of the path's nonlinearities when the net runs on ``baselines``."""
+        """Fixed batch: the inputs of the path's nonlinearities when the net runs on ``baselines``."""
         if not self.references:
             return []
         rows = baselines[0].shape[0]
-        feed = {x: b for x, b in zip(self.inputs, baselines)}
-        if self.fixed_batch is not None and rows < self.fixed_batch:
-            feed = {x: feeding._pad_rows(b, self.fixed_batch) for x, b in feed.items()}
+        feed = {x: feeding._pad_rows(b, self.fixed_batch) for x, b in zip(self.inputs, baselines)}
         feed.update(extra)
         values = self.session.run([z for _, z in self.references], feed)
         return [v[:rows] for v in values]
 
     def _prepare(self, xs, extra):
-        baselines = self.baselines(xs)
-        shared = all(b.shape[0] == 1 for b in baselines)
-        references = self.reference_values(baselines, extra) if shared else None
-        return baselines, references
+        return self.baselines(xs)
 
-    def _explain(self, xs, weights, rows, context, extra):
-        baselines, shared_references = context
+    def _explain(self, xs, weights, rows, baselines, extra):
         baselines = self.rows_of(baselines, rows)
-        placeholders = [p for p, _ in self.references]
-        if shared_references is not None:
-            extra = {**extra, **dict(zip(placeholders, shared_references))}
-            row_feed = None
+        shared = baselines[0].shape[0] == 1
+        if self.stacked:
+            gradients = self._stacked_gradients(xs, weights, baselines, shared, extra)
         else:
+            placeholders = [p for p, _ in self.references]
+
             def row_feed(lo, hi):
-                values = self.reference_values([b[lo:hi] for b in baselines], extra)
+                values = self.reference_values([b if shared else b[lo:hi] for b in baselines], extra)
                 return dict(zip(placeholders, values))
-        gradients = self.gradients_at(xs, weights, extra, row_feed)
+            gradients = self.gradients_at(xs, weights, extra, row_feed)
         return [(x - b) * g for x, b, g in zip(xs, baselines, gradients)]
+
+    def _stacked_gradients(self, xs, weights, baselines, shared, extra):
+        out = [np.empty(x.shape, x.dtype) for x in xs]
+
+        def make_feed(lo, hi):
+            references = [b if shared else b[lo:hi] for b in baselines]
+            feed = {x: np.concatenate([a[lo:hi], r]) for x, a, r in zip(self.inputs, xs, references)}
+            padding = np.zeros((len(references[0]),) + weights.shape[1:], weights.dtype)
+            feed[self.weights] = np.concatenate([weights[lo:hi], padding])
+            feed[self.real_rows] = hi - lo
+            return feed
+
+        def consume(lo, hi, values):
+            for o, v in zip(out, values):
+                o[lo:hi] = v[:hi - lo]
+
+        self.evaluate(self.gradients, xs[0].shape[0], make_feed, consume, extra)
+        return out

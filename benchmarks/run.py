@@ -1,0 +1,222 @@
+"""Benchmark: deepexplain_ng against the floor and against the sequential algorithm.
+
+For every registered method and three workloads, in one process:
+
+* ng: ``explainer.run`` (explainer built beforehand);
+* floor: the bare forward (perturbation methods) or forward+backward (gradient methods) of the
+  same number of rows through the same graph, rows materialised beforehand, fed in the same
+  chunk sizes;
+* sequential: the same algorithm with one ``session.run`` per step / perturbation over the
+  batch, as the original DeepExplain did.
+
+Median of ``--repeats`` runs after a warm-up; threads fixed. Run by hand:
+
+    python benchmarks/run.py            # the table of benchmarks/README.md (several minutes)
+    python benchmarks/run.py --quick    # smaller settings, about a minute
+"""
+import argparse
+import os
+import platform
+import resource
+import statistics
+import time
+import tracemalloc
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("DEEPEXPLAIN_NG_PROGRESS", "0")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from skimage.util import view_as_windows  # noqa: E402
+
+from deepexplain_ng import DeepExplain  # noqa: E402
+
+tf1 = tf.compat.v1
+
+
+def session_for(graph, threads):
+    config = tf1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+    return tf1.Session(graph=graph, config=config)
+
+
+def mlp(threads):
+    graph = tf.Graph()
+    rng = np.random.default_rng(0)
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 64))
+        h = x
+        for i, (a, b) in enumerate([(64, 256), (256, 256), (256, 10)]):
+            h = tf.matmul(h, rng.normal(scale=a ** -0.5, size=(a, b)).astype(np.float32)) + 0.1
+            h = tf.nn.relu(h) if i < 2 else h
+    return session_for(graph, threads), x, h
+
+
+def cnn(threads):
+    graph = tf.Graph()
+    rng = np.random.default_rng(0)
+    w = lambda *s: rng.normal(scale=np.prod(s[:-1]) ** -0.5, size=s).astype(np.float32)  # noqa: E731
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 28, 28, 1))
+        h = tf.nn.relu(tf.nn.conv2d(x, w(3, 3, 1, 32), 1, "VALID") + 0.1)
+        h = tf.nn.relu(tf.nn.conv2d(h, w(3, 3, 32, 64), 1, "VALID") + 0.1)
+        h = tf.nn.max_pool2d(h, 2, 2, "VALID")
+        h = tf.nn.relu(tf.matmul(tf.reshape(h, (-1, 12 * 12 * 64)), w(12 * 12 * 64, 128)) + 0.1)
+        t = tf.matmul(h, w(128, 10))
+    return session_for(graph, threads), x, t
+
+
+def median_time(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# -- the rows each method evaluates, for the floor and the sequential algorithm ----------------
+def perturbation_rows(method, xs, options):
+    """All perturbed rows (materialised: fine at benchmark sizes) and the number of runs the
+    sequential algorithm makes."""
+    n, shape = len(xs), xs.shape[1:]
+    flat = xs.reshape(n, -1)
+    if method == "occlusion":
+        index = np.arange(flat.shape[1]).reshape(shape)
+        windows = view_as_windows(index, options["window_shape"]).reshape(-1, int(np.prod(options["window_shape"])))
+        rows = np.repeat(flat[:, None], len(windows), axis=1)
+        for p, window in enumerate(windows):
+            rows[:, p, window] = 0
+        return rows.reshape((-1,) + shape), len(windows) + 1
+    features = flat.shape[1]
+    samples = options["samples"]
+    orders = np.argsort(np.random.default_rng(0).random((n, samples, features)), axis=2)
+    rank = np.argsort(orders, axis=2)
+    j = np.arange(1, features)
+    removed = rank[:, :, None, :] < j[None, None, :, None]  # (n, samples, F-1, F)
+    rows = np.where(removed, 0, flat[:, None, None, :]).reshape((-1,) + shape)
+    return rows, samples * (features - 1) + 2
+
+
+def floor_fn(session, fetch, x, rows, chunk, extra=None):
+    def run():
+        for lo in range(0, len(rows), chunk):
+            feed = {x: rows[lo:lo + chunk]}
+            feed.update(extra(lo, min(len(rows), lo + chunk)) if extra else {})
+            session.run(fetch, feed)
+    return run
+
+
+def sequential_fn(method, session, x, t, xs, classes, options, grad, score):
+    """None for one-pass methods, which make one run per chunk in any algorithm."""
+    n = len(xs)
+    if method in ("saliency", "grad*input", "elrp", "deeplift"):
+        return None
+    if method == "intgrad":
+        steps = options["steps"]
+        return lambda: [session.run(grad, {x: xs * k / steps}) for k in range(1, steps + 1)]
+    rows, runs = perturbation_rows(method, xs, options)
+    per_run = rows.reshape((n, -1) + xs.shape[1:])
+
+    def run():
+        session.run(score, {x: xs})
+        for p in range(per_run.shape[1]):
+            session.run(score, {x: per_run[:, p]})
+    return run
+
+
+def measure(workload, session, x, t, xs, methods, repeats):
+    n = len(xs)
+    classes = np.arange(n) % 10
+    results = []
+    with DeepExplain(session=session) as de:
+        with session.graph.as_default():
+            plain_grad = tf.gradients(tf.reduce_sum(t[:, 0]), x)[0]
+            forward = tf.reduce_sum(t[:, 0])
+        for method, options in methods.items():
+            explainer = de.get_explainer(method, t, x, **options)
+            ng = median_time(lambda: explainer.run(xs, ys=classes), repeats)
+            chunk = explainer.rows_per_run()
+            if method in ("occlusion", "shapley_sampling"):
+                rows, _ = perturbation_rows(method, xs, options)
+                floor_rows, fetch = np.concatenate([xs, rows]), forward
+            elif method == "intgrad":
+                floor_rows = np.repeat(xs, options["steps"], axis=0)
+                fetch = explainer.gradients
+            else:
+                floor_rows, fetch = xs, explainer.gradients
+            weights = np.ones((len(floor_rows), 10), np.float32)
+            feed_weights = (lambda lo, hi: {explainer.weights: weights[lo:hi]}) if fetch is not forward else None
+            if method == "deeplift":  # the inputs and the baseline row, in one run
+                floor_rows, chunk = np.concatenate([xs, np.zeros_like(xs[:1])]), len(xs) + 1
+                weights = np.ones((len(floor_rows), 10), np.float32)
+                feed_weights = (lambda lo, hi: {explainer.weights: weights[lo:hi],
+                                                explainer.real_rows: len(xs)})
+            floor = median_time(floor_fn(session, fetch, x, floor_rows, chunk, feed_weights), repeats)
+            loop = sequential_fn(method, session, x, t, xs, classes, options, plain_grad, forward)
+            sequential = median_time(loop, max(1, repeats // 3)) if loop else float("nan")
+            tracemalloc.start()
+            explainer.run(xs, ys=classes)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            results.append((workload, method, len(floor_rows), ng, floor, sequential, peak))
+            print(f"{workload:<14} {method:<17} {len(floor_rows):>7} {ng * 1e3:>9.1f} {floor * 1e3:>9.1f} "
+                  f"{sequential * 1e3:>10.1f} {ng / floor:>8.2f} {sequential / ng:>8.2f} {peak / 2**20:>9.1f}",
+                  flush=True)
+    return results
+
+
+def memory_check(threads):
+    """Occlusion of one 224x224x3 image with a (1, 1, 3) window: 50,176 perturbed rows, 30 GB
+    if materialised; reports the peak of numpy allocations (tracemalloc) and the run time."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 224, 224, 3))
+        t = tf.matmul(tf.reduce_mean(x, axis=(1, 2)), np.ones((3, 2), np.float32))
+    session = session_for(graph, threads)
+    image = np.random.default_rng(0).random((1, 224, 224, 3)).astype(np.float32)
+    with DeepExplain(session=session) as de:
+        explainer = de.get_explainer("occlusion", t, x, window_shape=(1, 1, 3))
+        tracemalloc.start()
+        start = time.perf_counter()
+        explainer.run(image, ys=[0])
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    print(f"\nocclusion 224x224x3, window (1,1,3): 50176 rows in {elapsed:.1f} s, numpy peak "
+          f"{peak / 2**20:.0f} MiB (materialised: {50176 * image.nbytes / 2**30:.0f} GiB), "
+          f"rows per run {explainer.rows_per_run()}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller settings, about a minute")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
+    parser.add_argument("--no-memory", action="store_true", help="skip the 224x224x3 occlusion check")
+    args = parser.parse_args()
+    steps, samples = (20, 1) if args.quick else (100, 5)
+    methods = {"saliency": {}, "grad*input": {}, "intgrad": {"steps": steps}, "elrp": {}, "deeplift": {},
+               "occlusion": {"window_shape": 1}, "shapley_sampling": {"samples": samples, "seed": 0}}
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"TF {tf.__version__}, intra-op threads {args.threads}, inter-op 1; numpy {np.__version__}")
+    print(f"median of {args.repeats} after a warm-up (sequential: median of {max(1, args.repeats // 3)}); "
+          f"intgrad steps={steps}, occlusion window 1, shapley samples={samples}, all features\n")
+    print(f"{'workload':<14} {'method':<17} {'rows':>7} {'ng ms':>9} {'floor ms':>9} {'seq ms':>10} "
+          f"{'ng/floor':>8} {'seq/ng':>8} {'peak MiB':>9}")
+    rng = np.random.default_rng(1)
+    workloads = [("mlp n=32", mlp, rng.random((32, 64)).astype(np.float32)),
+                 ("cnn n=16", cnn, rng.random((16, 28, 28, 1)).astype(np.float32)),
+                 ("cnn n=1", cnn, rng.random((1, 28, 28, 1)).astype(np.float32))]
+    if args.quick:
+        workloads[1] = ("cnn n=4", cnn, workloads[1][2][:4])
+    for name, build, xs in workloads:
+        session, x, t = build(args.threads)
+        measure(name, session, x, t, xs, methods, args.repeats)
+    if not args.no_memory and not args.quick:
+        memory_check(args.threads)
+    print(f"\nprocess max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
