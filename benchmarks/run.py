@@ -65,14 +65,17 @@ def cnn(threads):
     return session_for(graph, threads), x, t
 
 
-def median_time(fn, repeats):
-    fn()  # warm-up
-    times = []
+def median_times(functions, repeats):
+    """Median run time of each function; they alternate, so drifts of a shared machine hit all."""
+    for fn in functions:
+        fn()  # warm-up
+    times = [[] for _ in functions]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, record in zip(functions, times):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    return [statistics.median(record) for record in times]
 
 
 # -- the rows each method evaluates, for the floor and the sequential algorithm ----------------
@@ -135,7 +138,6 @@ def measure(workload, session, x, t, xs, methods, repeats):
             forward = tf.reduce_sum(t[:, 0])
         for method, options in methods.items():
             explainer = de.get_explainer(method, t, x, **options)
-            ng = median_time(lambda: explainer.run(xs, ys=classes), repeats)
             chunk = explainer.rows_per_run()
             if method in ("occlusion", "shapley_sampling"):
                 rows, _ = perturbation_rows(method, xs, options)
@@ -152,9 +154,10 @@ def measure(workload, session, x, t, xs, methods, repeats):
                 weights = np.ones((len(floor_rows), 10), np.float32)
                 feed_weights = (lambda lo, hi: {explainer.weights: weights[lo:hi],
                                                 explainer.real_rows: len(xs)})
-            floor = median_time(floor_fn(session, fetch, x, floor_rows, chunk, feed_weights), repeats)
+            ng, floor = median_times([lambda: explainer.run(xs, ys=classes),
+                                      floor_fn(session, fetch, x, floor_rows, chunk, feed_weights)], repeats)
             loop = sequential_fn(method, session, x, t, xs, classes, options, plain_grad, forward)
-            sequential = median_time(loop, max(1, repeats // 3)) if loop else float("nan")
+            sequential = median_times([loop], max(1, repeats // 3))[0] if loop else float("nan")
             tracemalloc.start()
             explainer.run(xs, ys=classes)
             peak = tracemalloc.get_traced_memory()[1]
@@ -200,7 +203,7 @@ def main():
                "occlusion": {"window_shape": 1}, "shapley_sampling": {"samples": samples, "seed": 0}}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"TF {tf.__version__}, intra-op threads {args.threads}, inter-op 1; numpy {np.__version__}")
-    print(f"median of {args.repeats} after a warm-up (sequential: median of {max(1, args.repeats // 3)}); "
+    print(f"median of {args.repeats} alternating ng/floor runs after a warm-up (sequential: median of {max(1, args.repeats // 3)}); "
           f"intgrad steps={steps}, occlusion window 1, shapley samples={samples}, all features\n")
     print(f"{'workload':<14} {'method':<17} {'rows':>7} {'ng ms':>9} {'floor ms':>9} {'seq ms':>10} "
           f"{'ng/floor':>8} {'seq/ng':>8} {'peak MiB':>9}")

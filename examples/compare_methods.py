@@ -6,12 +6,12 @@ against), printing each method's run time.
 
     python examples/compare_methods.py --out out
 """
-import os
 import time
 
+from common import parse_args, save
 from deepexplain_ng import DeepExplain, available_methods
 from deepexplain_ng.plot import compare
-from digits_model import build_and_train, parse_out
+from digits_model import build_and_train
 
 #: options per method; methods not (yet) registered are skipped
 METHOD_OPTIONS = {
@@ -26,7 +26,7 @@ METHOD_OPTIONS = {
 
 
 def main():
-    args = parse_out(__doc__.splitlines()[0])
+    args = parse_args(__doc__.splitlines()[0])
     model = build_and_train()
     print(f"digits CNN: test accuracy {model.accuracy:.3f}")
     xs, labels = model.test_images[:args.samples], model.test_labels[:args.samples]
@@ -38,9 +38,7 @@ def main():
             start = time.perf_counter()
             results[method] = de.explain(method, model.logits, model.X, xs, ys=labels, **options)
             print(f"{method:>16}: {time.perf_counter() - start:6.3f} s for {len(xs)} digits")
-    path = os.path.join(args.out, "compare_methods.png")
-    compare(xs, results, titles=[f"class {c}" for c in labels], path=path)
-    print(f"wrote {os.path.abspath(path)}")
+    save(compare(xs, results, titles=[f"class {c}" for c in labels]), args.out, "compare_methods.png")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,10 @@
 the examples. The model is built inside a DeepExplain context, DeepExplain's "Option 1";
 building it before the context works as well (ops are marked when an explainer is built).
 """
-import argparse
-import os
 import time
 from dataclasses import dataclass
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
+from common import parse_args, save
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -69,21 +66,12 @@ def build_and_train(seed=0, steps=400, activation=tf.nn.relu):
     return DigitsModel(session, x, logits, images[test], labels[test], accuracy)
 
 
-def parse_out(description):
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", default="out", help="directory for the pictures (default: out)")
-    parser.add_argument("--samples", type=int, default=4, help="test digits to explain")
-    args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    return args
-
-
 def run_method_example(method, description, **options):
     """Train, explain a few test digits for their true class, save a picture.
 
     Returns ``(model, xs, labels, attributions)`` for the example to check its property.
     """
-    args = parse_out(description)
+    args = parse_args(description)
     model = build_and_train()
     print(f"digits CNN: test accuracy {model.accuracy:.3f}")
     xs, labels = model.test_images[:args.samples], model.test_labels[:args.samples]
@@ -91,9 +79,8 @@ def run_method_example(method, description, **options):
         start = time.perf_counter()
         attributions = de.explain(method, model.logits, model.X, xs, ys=labels, **options)
         print(f"{method}: {time.perf_counter() - start:.2f} s for {len(xs)} digits")
-    path = os.path.join(args.out, method.replace("*", "_") + ".png")
-    compare(xs, {method: attributions}, titles=[f"class {c}" for c in labels], path=path)
-    print(f"wrote {path}")
+    figure = compare(xs, {method: attributions}, titles=[f"class {c}" for c in labels])
+    save(figure, args.out, method.replace("*", "_") + ".png")
     return model, xs, labels, attributions
 
 

@@ -5,11 +5,7 @@ Every gradient method returns [signal attributions (n, 16), metadata attribution
 
     python examples/multiple_inputs_keras.py --out out
 """
-import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
+from common import parse_args, save
 
 import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -44,9 +40,7 @@ def train(seed=0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out", help="directory for the picture")
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
     model, data, labels, accuracy = train()
     print(f"held-out accuracy: {accuracy:.3f}")
     xs, ys = [d[:200] for d in data], labels[:200]
@@ -66,10 +60,7 @@ def main():
     axes[1].set_title("metadata (feature 0 matters)")
     axes[1].set_xticks(range(3))
     axes[0].legend(fontsize=8)
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "multiple_inputs_keras.png")
-    fig.savefig(path, bbox_inches="tight")
-    print(f"wrote {path}")
+    save(fig, args.out, "multiple_inputs_keras.png")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,7 @@ carry no gradient), one number per token.
 
     python examples/text_embeddings.py --out out
 """
-import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
+from common import parse_args, save
 
 import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -60,9 +56,7 @@ def train(seed=0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out", help="directory for the picture")
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
     model, ids, labels, accuracy = train()
     print(f"held-out accuracy: {accuracy:.3f}")
 
@@ -88,10 +82,7 @@ def main():
     ax.set_yticks(range(len(sentences)), [["negative", "positive"][c] for c in classes])
     ax.set_xticks([])
     ax.set_title("integrated gradients per token (red: evidence for the label, blue: against)")
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "text_embeddings.png")
-    fig.savefig(path, bbox_inches="tight")
-    print(f"wrote {path}")
+    save(fig, args.out, "text_embeddings.png")
 
 
 if __name__ == "__main__":

@@ -116,22 +116,23 @@ class IntegratedGradients(GradientExplainer):
         n = xs[0].shape[0]
         sums = [np.zeros(x.shape, np.float64) for x in xs]
 
+        differences = [a - b for a, b in zip(xs, baselines)]
+
         def make_feed(lo, hi):
             index = np.arange(lo, hi)
             sample = index // steps
-            alpha = (index % steps + 1) / steps
+            alpha = ((index % steps + 1) / steps).astype(xs[0].dtype)
             feed = {self.weights: weights[sample]}
-            for x, a, b in zip(self.inputs, xs, baselines):
-                base = b[0 if b.shape[0] == 1 else sample].astype(np.float64)
+            for x, a, b, d in zip(self.inputs, xs, baselines, differences):
                 scale = alpha.reshape((-1,) + (1,) * (a.ndim - 1))
-                feed[x] = (base + scale * (a[sample] - base)).astype(a.dtype)
+                feed[x] = (b if b.shape[0] == 1 else b[sample]) + scale * d[sample]
             return feed
 
         def consume(lo, hi, values):
             sample = np.arange(lo, hi) // steps
             starts = np.flatnonzero(np.r_[True, sample[1:] != sample[:-1]])
             for total, v in zip(sums, values):
-                total[sample[starts]] += np.add.reduceat(v, starts, axis=0, dtype=np.float64)
+                total[sample[starts]] += np.add.reduceat(v, starts, axis=0)
 
         self.evaluate(self.gradients, n * steps, make_feed, consume, extra)
         return [((a - b) * (s / steps)).astype(a.dtype) for a, b, s in zip(xs, baselines, sums)]
