@@ -65,12 +65,17 @@ def test_saved_model_and_keras_file_round_trips(tmp_path, reference):
         _assert_same(_explain_all(session, x, t), reference)
 
 
-def test_graph_def_with_tensor_names(reference):
+def test_graph_def_and_pb_file_with_tensor_names(reference, tmp_path):
     session, x, t = _raw_tf(_weights())
-    session2 = tf1.Session(graph=tf.Graph())
+    tf.io.write_graph(session.graph.as_graph_def(), str(tmp_path), "frozen.pb", as_text=False)
+    for model in (session.graph.as_graph_def(), str(tmp_path / "frozen.pb")):
+        session2 = tf1.Session(graph=tf.Graph())
+        with DeepExplain(session=session2) as de:
+            x2, t2 = de.import_model(model, inputs=[x.name], outputs=[t.name])
+        _assert_same(_explain_all(session2, x2, t2), reference)
     with DeepExplain(session=session2) as de:
-        x2, t2 = de.import_model(session.graph.as_graph_def(), inputs=[x.name], outputs=[t.name])
-    _assert_same(_explain_all(session2, x2, t2), reference)
+        with pytest.raises(ValueError, match="inputs/outputs: .*nowhere:0"):
+            de.import_model(str(tmp_path / "frozen.pb"), inputs=[x.name], outputs=["nowhere:0"])
 
 
 def test_sequential_and_subclassed_models():
