@@ -141,7 +141,9 @@ def measure(workload, session, x, t, xs, methods, repeats):
             chunk = explainer.rows_per_run()
             if method in ("occlusion", "shapley_sampling"):
                 rows, _ = perturbation_rows(method, xs, options)
-                floor_rows, fetch = np.concatenate([xs, rows]), forward
+                # the inputs, (shapley: the baseline once per sample,) the perturbed rows
+                ends = [np.zeros_like(xs)] if method == "shapley_sampling" else []
+                floor_rows, fetch = np.concatenate([xs] + ends + [rows]), forward
             elif method == "intgrad":
                 floor_rows = np.repeat(xs, options["steps"], axis=0)
                 fetch = explainer.gradients

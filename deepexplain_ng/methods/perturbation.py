@@ -56,17 +56,22 @@ class PerturbationExplainer(Explainer):
                              f"the batch axis {self.sample_shape}, got {array.shape}.")
         return array
 
-    def scores(self, x, weights, extra):
-        """S of each row of ``x`` (n, ...) -> (n,)."""
-        out = np.empty(len(x), np.float64)
+    def score_rows(self, n_rows, rows_of, weights, extra):
+        """S of the virtual rows [0, n_rows), generated chunk by chunk.
+
+        ``rows_of(index)`` returns ``(inputs, sample)``: the rows' input values and the sample
+        each belongs to (for its target weights). Returns S, shape (n_rows,).
+        """
+        out = np.empty(n_rows, np.float64)
 
         def make_feed(lo, hi):
-            return {self.inputs[0]: x[lo:hi], self.weights: weights[lo:hi]}
+            inputs, sample = rows_of(np.arange(lo, hi))
+            return {self.inputs[0]: inputs, self.weights: weights[sample]}
 
         def consume(lo, hi, values):
             out[lo:hi] = values[0]
 
-        self.evaluate([self.score], len(x), make_feed, consume, extra, description=f"{self.name} (inputs)")
+        self.evaluate([self.score], n_rows, make_feed, consume, extra)
         return out
 
 
@@ -107,30 +112,25 @@ class Occlusion(PerturbationExplainer):
 
     def _explain(self, xs, weights, rows, context, extra):
         x = xs[0]
-        n, features = len(x), self.windows.shape[0]
+        n, count = len(x), self.windows.shape[0]
         flat = x.reshape(n, -1)
         base = self.baseline.reshape(-1)
-        reference = self.scores(x, weights, extra)
-        totals = np.zeros(n * flat.shape[1], np.float64)
 
-        def make_feed(lo, hi):
-            index = np.arange(lo, hi)
-            sample, window = index // features, self.windows[index % features]
-            perturbed = flat[sample]
-            np.put_along_axis(perturbed, window, base[window], axis=1)
-            return {self.inputs[0]: perturbed.reshape((hi - lo,) + self.sample_shape),
-                    self.weights: weights[sample]}
+        def rows_of(index):
+            # rows [0, n): the inputs themselves; then, per sample, one row per window
+            window_row = index >= n
+            sample = np.where(window_row, (index - n) // count, index)
+            inputs = flat[sample]
+            perturbed = np.flatnonzero(window_row)
+            window = self.windows[(index[perturbed] - n) % count]
+            inputs[perturbed[:, None], window] = base[window]
+            return inputs.reshape((len(index),) + self.sample_shape), sample
 
-        def consume(lo, hi, values):
-            index = np.arange(lo, hi)
-            sample, window = index // features, self.windows[index % features]
-            delta = reference[sample] - values[0]
-            targets = (sample[:, None] * flat.shape[1] + window).ravel()
-            totals[:] += np.bincount(targets, np.repeat(delta, window.shape[1]), minlength=totals.size)
-
-        self.evaluate([self.score], n * features, make_feed, consume, extra)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            result = totals.reshape(n, -1) / np.where(self.coverage > 0, self.coverage, np.nan)
+        scores = self.score_rows(n * (count + 1), rows_of, weights, extra)
+        deltas = scores[:n, None] - scores[n:].reshape(n, count)
+        sizes = np.where(self.coverage > 0, self.coverage, np.nan)
+        result = np.stack([np.bincount(self.windows.ravel(), np.repeat(d, self.windows.shape[1]),
+                                       minlength=flat.shape[1]) for d in deltas]) / sizes
         return [result.reshape(x.shape).astype(x.dtype)]
 
 
@@ -195,30 +195,27 @@ class ShapleySampling(PerturbationExplainer):
         x_f = self._to_features(x)
         base_f = self._to_features(self.baseline[None])[0]
         rank = np.argsort(orders, axis=2)  # rank[i, k, f]: when feature f is removed in order k
-        # scores[i, k, j]: S with the first j features of order k removed; j = 0 and j = F are shared
-        scores = np.empty((n, samples, features + 1), np.float64)
-        scores[:, :, 0] = self.scores(x, weights, extra)[:, None]
-        ends = np.repeat(self.baseline[None], n, axis=0)
-        scores[:, :, features] = self.scores(ends, weights, extra)[:, None]
-        inner = features - 1  # rows per order that need a run
+        inner = features - 1  # removals per order whose score needs a row of its own
 
-        def split(index):
-            sample, remainder = np.divmod(index, samples * inner)
+        def rows_of(index):
+            # rows [0, n): the inputs; [n, 2n): the baseline, once per sample (its weights);
+            # then per sample and order, the input with its first j = 1..F-1 features removed
+            sample = np.where(index < 2 * n, index % n, 0)
+            removed = np.zeros((len(index), features), bool)
+            removed[(index >= n) & (index < 2 * n)] = True
+            inside = np.flatnonzero(index >= 2 * n)
+            sample[inside], remainder = np.divmod(index[inside] - 2 * n, samples * inner)
             order, j = np.divmod(remainder, inner)
-            return sample, order, j + 1
-
-        def make_feed(lo, hi):
-            sample, order, j = split(np.arange(lo, hi))
-            removed = rank[sample, order] < j[:, None]  # (rows, features)
+            removed[inside] = rank[sample[inside], order] < (j + 1)[:, None]
             perturbed = np.where(removed[:, :, None], base_f[None], x_f[sample])
-            return {self.inputs[0]: self._from_features(perturbed), self.weights: weights[sample]}
+            return self._from_features(perturbed), sample
 
-        def consume(lo, hi, values):
-            sample, order, j = split(np.arange(lo, hi))
-            scores[sample, order, j] = values[0]
-
-        if inner > 0:
-            self.evaluate([self.score], n * samples * inner, make_feed, consume, extra)
+        flat_scores = self.score_rows(n * (2 + samples * inner), rows_of, weights, extra)
+        # scores[i, k, j]: S with the first j features of order k removed (j = 0 .. F)
+        scores = np.empty((n, samples, features + 1), np.float64)
+        scores[:, :, 0] = flat_scores[:n, None]
+        scores[:, :, features] = flat_scores[n:2 * n, None]
+        scores[:, :, 1:features] = flat_scores[2 * n:].reshape(n, samples, inner)
         credits = scores[:, :, :-1] - scores[:, :, 1:]  # credit of the j-th removed feature
         values = np.zeros((n, features), np.float64)
         np.add.at(values, (np.arange(n)[:, None, None], orders), credits)
