@@ -194,7 +194,8 @@ class ShapleySampling(PerturbationExplainer):
         n, samples, features = len(x), self.params["samples"], self.features
         x_f = self._to_features(x)
         base_f = self._to_features(self.baseline[None])[0]
-        rank = np.argsort(orders, axis=2)  # rank[i, k, f]: when feature f is removed in order k
+        # rank[i, k, f]: when feature f is removed in order k (int32: half the memory traffic)
+        rank = np.argsort(orders, axis=2).astype(np.int32)
         inner = features - 1  # removals per order whose score needs a row of its own
 
         def rows_of(index):
@@ -206,8 +207,9 @@ class ShapleySampling(PerturbationExplainer):
             inside = np.flatnonzero(index >= 2 * n)
             sample[inside], remainder = np.divmod(index[inside] - 2 * n, samples * inner)
             order, j = np.divmod(remainder, inner)
-            removed[inside] = rank[sample[inside], order] < (j + 1)[:, None]
-            perturbed = np.where(removed[:, :, None], base_f[None], x_f[sample])
+            removed[inside] = rank[sample[inside], order] <= j[:, None]
+            perturbed = x_f[sample]
+            np.copyto(perturbed, base_f[None], where=removed[:, :, None])
             return self._from_features(perturbed), sample
 
         flat_scores = self.score_rows(n * (2 + samples * inner), rows_of, weights, extra)
