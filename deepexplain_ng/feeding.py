@@ -183,6 +183,7 @@ def run_rows(session, fetches, n_rows, make_feed, consume, rows_per_run, fixed_b
                 feed = {k: _pad_rows(v, fixed_batch) for k, v in feed.items()}
             feed.update(extra or {})
             values = session.run(fetches, feed)
+            del feed  # before the next chunk is built: one chunk of inputs alive at a time
             if fixed_batch is not None and hi - lo < fixed_batch:
                 values = [v[: hi - lo] for v in values]
             consume(lo, hi, values)
