@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from .feeding import DEFAULT_MEMORY_BUDGET
 from .methods import method_class
-from .models import FrozenModel, ImportedModel, behind_identities, freeze, load_graph_def, pre_activation
+from .models import (FrozenModel, ImportedModel, behind_identities, freeze, keras_session, load_graph_def,
+                     pre_activation)
 from .overrides import override_scope
 
 tf1 = tf.compat.v1
@@ -27,7 +28,6 @@ def _resolve_session(session, graph):
     if graph is not None:
         return tf1.Session(graph=graph)
     if "tf_keras" in sys.modules and not tf.executing_eagerly():
-        from .models import keras_session
         return keras_session()
     raise ValueError(
         "DeepExplain needs a session: pass DeepExplain(session=sess) with the tf.compat.v1.Session "
@@ -37,10 +37,7 @@ def _resolve_session(session, graph):
 
 def _freeze(value):
     """A hashable key for an option value (arrays by content)."""
-    if isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and value and
-                                         isinstance(value[0], (list, tuple, np.ndarray))):
-        if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
-            return tuple(_freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
         array = np.ascontiguousarray(value)
         return ("array", array.shape, str(array.dtype), hashlib.sha1(array.tobytes()).hexdigest())
     if isinstance(value, (list, tuple)):
