@@ -21,9 +21,7 @@ class GradientExplainer(Explainer):
     def _build(self):
         with active_rule(self.graph, self.rule()):
             gradients = tf.gradients(self.score, self.inputs)
-        for x, g in zip(self.inputs, gradients):
-            if g is None:
-                self._check_connected([False])  # raises with the embedding advice
+        self._check_connected([g is not None for g in gradients])  # raises with the embedding advice
         self.gradients = gradients
 
     def gradients_at(self, xs, weights, extra, row_feed=None):
