@@ -36,6 +36,8 @@ with DeepExplain(session=keras_session()) as de:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         de.get_explainer("saliency", probabilities, model.input)
+with DeepExplain() as de:  # no session given: tf_keras' graph-mode session is found
+    result["default_session_is_keras"] = de.session is keras_session()
 result["runs"] = runs
 result["softmax_warned"] = any(issubclass(w.category, SoftmaxTargetWarning) for w in caught)
 result["predict"] = model.predict(xs, verbose=0)[np.arange(5), classes].tolist()

@@ -45,3 +45,7 @@ def test_graph_mode_model_with_batch_norm_matches_the_raw_tf_build(keras_run):
     assert keras_run["bn_logits_op"] in ("BiasAdd", "AddV2")
     for method, error in keras_run["same_weights_relative_error"].items():
         assert error < 1e-4, (method, error)
+
+
+def test_without_a_session_argument_tf_keras_session_is_used(keras_run):
+    assert keras_run["default_session_is_keras"]
