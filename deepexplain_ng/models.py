@@ -143,17 +143,19 @@ def freeze(model):
         if _is_keras_model(model):
             try:
                 function, layer_names = _keras_function(model)
+                frozen = convert_variables_to_constants_v2(function)
             except ValueError:
                 raise
             except Exception as error:
+                hint = ("; a Keras 3 model must be built outside the `with DeepExplain(...)` block "
+                        "(it builds eagerly), then imported inside it" if "out of scope" in str(error) else "")
                 raise ValueError(f"model: could not trace the Keras model in inference mode "
-                                 f"({type(error).__name__}: {error}).") from error
+                                 f"({type(error).__name__}: {str(error).splitlines()[0]}){hint}.") from error
         elif hasattr(model, "signatures"):
-            function = _saved_model_function(model)
+            frozen = convert_variables_to_constants_v2(_saved_model_function(model))
         else:
             raise TypeError(f"model: expected a Keras model, a SavedModel, a GraphDef or a path, "
                             f"got {type(model).__name__}.")
-        frozen = convert_variables_to_constants_v2(function)
     inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in frozen.outputs]
     return FrozenModel(frozen.graph.as_graph_def(), inputs, outputs[0],

@@ -178,6 +178,11 @@ def test_bad_models():
         _imported(tf.Graph().as_graph_def())
     with pytest.raises(TypeError, match="expected a Keras model"):
         _imported(object())
+    with DeepExplain(session=tf1.Session(graph=tf.Graph())) as de:
+        # a classic slip: a Keras 3 model built in the graph block
+        built_inside = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        with pytest.raises(ValueError, match="must be built outside the `with DeepExplain"):
+            de.import_model(built_inside)
 
 
 def test_explaining_from_a_keras_layer_with_raw_inputs_fed():
