@@ -32,6 +32,9 @@ LINEAR = frozenset("""
 # Products: affine only while at most one factor depends on X.
 PRODUCTS = frozenset("Mul RealDiv Div MatMul BatchMatMul BatchMatMulV2 BatchMatMulV3 Einsum "
                      "Conv2D Conv3D DepthwiseConv2dNative".split())
+# Selections: affine in the selected values while the condition does not depend on X (a fixed
+# dropout mask); a condition computed from X (relu written as where(x > 0, x, 0)) is a gate.
+SELECTS = frozenset({"Select", "SelectV2"})
 MAX_POOLS = frozenset("MaxPool MaxPoolV2 MaxPool3D MaxPoolWithArgmax".split())
 SOFTMAXES = frozenset({"Softmax", "LogSoftmax"})
 FUNCTION_CALLS = frozenset("PartitionedCall StatefulPartitionedCall While StatelessWhile If "
@@ -82,6 +85,24 @@ def path_ops(targets, inputs):
     return ordered, reached
 
 
+_SHAPE_ONLY = frozenset("Shape ShapeN Size Rank ZerosLike OnesLike".split())
+
+
+def _depends_on(tensor, input_names):
+    """Whether the values of ``tensor`` are computed from the inputs' values, through any op
+    (a random mask shaped like X, as in dropout, does not count)."""
+    seen, stack = set(), [tensor]
+    while stack:
+        t = stack.pop()
+        if t.name in input_names:
+            return True
+        if t.op.name in seen or t.op.type in _SHAPE_ONLY:
+            continue
+        seen.add(t.op.name)
+        stack.extend(t.op.inputs)
+    return False
+
+
 def _path_inputs(op, on_path, input_names):
     return [t for t in op.inputs if t.op.name in on_path or t.name in input_names]
 
@@ -120,6 +141,8 @@ def check_path(ops, inputs, method, rule_based, max_pool_exact):
             if len(_path_inputs(op, on_path, input_names)) > 1:
                 problems.append(f"'{op.name}' ({op.type} of two inputs that both depend on X: "
                                 "a multiplicative gate such as swish or GELU; the rule is not exact)")
+            continue
+        if op.type in SELECTS and not _depends_on(op.inputs[0], input_names):
             continue
         if op.type in LINEAR:
             continue

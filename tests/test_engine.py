@@ -269,3 +269,30 @@ def test_a_users_own_gradient_override_is_kept_and_named():
         with pytest.warns(UnsupportedOpWarning, match="custom_relu"):
             explainer = de.get_explainer("elrp", t, x)
         np.testing.assert_allclose(explainer.run(np.array([[1.0, -1.0, 2.0]], np.float32)), [[2.0, 0.0, 4.0]])
+
+
+def test_other_placeholders_are_fed_through_feed():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 5))
+        keep = tf1.placeholder(tf.float32, (), name="keep_prob")
+        t = mlp(tf.nn.dropout(x, rate=1.0 - keep, seed=0), mlp_weights(seed=60), tf.nn.tanh)
+        plain = mlp(x, mlp_weights(seed=60), tf.nn.tanh)
+    xs = samples((3, 5), seed=61)
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        for method in GRADIENT_METHODS:
+            fed = de.explain(method, t, x, xs, feed={keep: 1.0}, **OPTIONS.get(method, {}))
+            by_name = de.explain(method, t, x, xs, feed={"keep_prob": 1.0}, **OPTIONS.get(method, {}))
+            expected = de.explain(method, plain, x, xs, **OPTIONS.get(method, {}))
+            np.testing.assert_allclose(fed, expected, rtol=1e-5, atol=1e-7, err_msg=method)
+            np.testing.assert_array_equal(by_name, fed)
+        with pytest.raises(ValueError, match="feed: no tensor named 'nope'"):
+            de.explain("saliency", t, x, xs, feed={"nope": 1.0})
+
+
+def test_a_selection_is_a_gate_only_when_its_condition_comes_from_x():
+    mask = np.tile([[True, False], [False, True]], (2, 2)).reshape(1, 4, 4, 1)
+    fixed = _warnings_of("deeplift", lambda x: _dense(tf.where(mask, x, tf.zeros_like(x))))
+    gated = _warnings_of("deeplift", lambda x: _dense(tf.where(x > 0, x, tf.zeros_like(x), name="hand_relu")))
+    assert not fixed
+    assert len(gated) == 1 and "hand_relu" in str(gated[0].message)
