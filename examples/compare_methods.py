@@ -1,19 +1,22 @@
 """The main demo (`make demo`): every method on the same digits, side by side.
 
-Trains the digits CNN once, explains a few test digits for their true class with each
-registered method and writes out/compare_methods.png (red: evidence for the class, blue:
-against), printing each method's run time.
+Trains the digits CNN once (built inside the DeepExplain context, DeepExplain's Option 1),
+explains a few test digits for their true class with every registered method and writes
+<out>/compare_methods.png (red: evidence for the class, blue: against), printing each
+method's run time.
 
     python examples/compare_methods.py --out out
 """
+import os
 import time
 
-from common import parse_args, save
-from deepexplain_ng import DeepExplain, available_methods
-from deepexplain_ng.plot import compare
-from digits_model import build_and_train
+from common import parse_args
 
-#: options per method; methods not (yet) registered are skipped
+from deepexplain_ng import DeepExplain, available_methods  # noqa: E402
+from deepexplain_ng.plot import compare  # noqa: E402
+from digits_model import build_and_train, describe, titles  # noqa: E402
+
+#: options per method, in the picture's column order; names not registered are skipped
 METHOD_OPTIONS = {
     "saliency": {},
     "grad*input": {},
@@ -27,18 +30,24 @@ METHOD_OPTIONS = {
 
 def main():
     args = parse_args(__doc__.splitlines()[0])
-    model = build_and_train()
-    print(f"digits CNN: test accuracy {model.accuracy:.3f}")
+    model = build_and_train(de_context_fn=lambda sess: DeepExplain(session=sess))
+    describe(model)
     xs, labels = model.test_images[:args.samples], model.test_labels[:args.samples]
+    registered = available_methods()
+    skipped = [m for m in METHOD_OPTIONS if m not in registered]
+    if skipped:
+        print(f"not registered, skipped: {', '.join(skipped)}")
     results = {}
-    with DeepExplain(session=model.session) as de:
+    with DeepExplain(session=model.sess) as de:
         for method, options in METHOD_OPTIONS.items():
-            if method not in available_methods():
+            if method not in registered:
                 continue
             start = time.perf_counter()
             results[method] = de.explain(method, model.logits, model.X, xs, ys=labels, **options)
             print(f"{method:>16}: {time.perf_counter() - start:6.3f} s for {len(xs)} digits")
-    save(compare(xs, results, titles=[f"class {c}" for c in labels]), args.out, "compare_methods.png")
+    path = os.path.join(args.out, "compare_methods.png")
+    compare(xs, results, titles=titles(labels), path=path)
+    print(f"wrote {os.path.abspath(path)}")
 
 
 if __name__ == "__main__":

@@ -10,5 +10,6 @@ model, xs, labels, attributions = run_method_example("deeplift", __doc__.splitli
 delta = target_scores(model, xs, labels) - target_scores(model, np.zeros_like(xs), labels)
 print("sum of attributions:", np.round(attributions.sum(axis=(1, 2, 3)), 4))
 print("S(x) - S(baseline): ", np.round(delta, 4))
+print(f"max |sum - (S(x) - S(baseline))| = {np.abs(attributions.sum(axis=(1, 2, 3)) - delta).max():.1e}")
 np.testing.assert_allclose(attributions.sum(axis=(1, 2, 3)), delta, rtol=1e-4, atol=1e-4)
 print("summation-to-delta holds")

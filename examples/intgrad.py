@@ -9,8 +9,11 @@ from digits_model import run_method_example, target_scores
 
 model, xs, labels, attributions = run_method_example("intgrad", __doc__.splitlines()[0], steps=100)
 delta = target_scores(model, xs, labels) - target_scores(model, np.zeros_like(xs), labels)
-with DeepExplain(session=model.session) as de:
+errors = []
+with DeepExplain(session=model.sess) as de:
     for steps in (10, 100, 1000):
         sums = de.explain("intgrad", model.logits, model.X, xs, ys=labels, steps=steps).sum(axis=(1, 2, 3))
-        print(f"steps={steps:5d}: max |sum - (S(x) - S(0))| = {np.abs(sums - delta).max():.5f}"
+        errors.append(np.abs(sums - delta).max())
+        print(f"steps={steps:5d}: max |sum - (S(x) - S(0))| = {errors[-1]:.5f}"
               f"  (S(x) - S(0) up to {np.abs(delta).max():.2f})")
+assert errors[0] > errors[1] > errors[2]

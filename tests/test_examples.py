@@ -1,37 +1,109 @@
-"""The examples run offline and check their own method's property (they exit non-zero if not)."""
+"""The digits examples run offline and show what they claim (each asserts its own method's
+property and exits non-zero if it fails); their pictures are red/blue attribution grids.
+
+The selected examples are started together, a few processes at a time, when the first test
+needs one: about 40 s on 2 cores for all nine, instead of about 65 s one after the other.
+"""
 import os
 import re
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+METHOD_SCRIPTS = ["saliency.py", "grad_input.py", "intgrad.py", "elrp.py", "deeplift.py", "occlusion.py",
+                  "shapley_sampling.py"]
+WORKERS = min(4, (os.cpu_count() or 1) + 1)
 
 
 def _run(script, out):
+    start = time.perf_counter()
     done = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(out)], capture_output=True,
-                          text=True, timeout=300, cwd=EXAMPLES, env=dict(os.environ, DEEPEXPLAIN_NG_PROGRESS="0"))
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return done.stdout
+                          text=True, timeout=300, cwd=out,
+                          env=dict(os.environ, DEEPEXPLAIN_NG_PROGRESS="0", MPLBACKEND="Agg",
+                                   TF_CPP_MIN_LOG_LEVEL="2"))
+    return done, out, time.perf_counter() - start
 
 
-def test_the_demo_compares_every_registered_method(tmp_path):
+@pytest.fixture(scope="module")
+def example(request, tmp_path_factory):
+    """``example(script) -> (stdout, out directory)``, the script having exited with 0."""
+    selected = {item.callspec.params["script"] for item in request.session.items
+                if item.path == Path(__file__) and hasattr(item, "callspec") and "script" in item.callspec.params}
+    with ThreadPoolExecutor(WORKERS) as pool:
+        runs = {script: pool.submit(_run, script, tmp_path_factory.mktemp(script.replace(".py", "")))
+                for script in sorted(selected)}
+
+        def result(script):
+            done, out, seconds = runs[script].result()
+            assert done.returncode == 0, f"{script} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+            print(f"{script}: {seconds:.1f} s")
+            return done.stdout, out
+
+        yield result
+
+
+def _colour_counts(png):
+    """(red pixels, blue pixels) of a PNG: clearly tinted, grey and white excluded."""
+    import matplotlib.image
+
+    rgb = matplotlib.image.imread(png)[..., :3]
+    red = (rgb[..., 0] > 0.8) & (rgb[..., 0] - rgb[..., 2] > 0.3)
+    blue = (rgb[..., 2] > 0.8) & (rgb[..., 2] - rgb[..., 0] > 0.3)
+    return int(red.sum()), int(blue.sum())
+
+
+@pytest.mark.parametrize("script", ["compare_methods.py"])
+def test_the_demo_compares_every_registered_method(example, script):
     from deepexplain_ng import available_methods
-    output = _run("compare_methods.py", tmp_path)
+
+    output, out = example(script)
     assert float(re.search(r"test accuracy ([0-9.]+)", output).group(1)) > 0.9
     timed = re.findall(r"^\s*(\S+): +[0-9.]+ s for 4 digits", output, re.M)
+    assert timed == [m for m in ("saliency", "grad*input", "intgrad", "elrp", "deeplift", "occlusion",
+                                 "shapley_sampling") if m in available_methods()]
     assert sorted(timed) == sorted(available_methods())
-    assert (tmp_path / "compare_methods.png").stat().st_size > 10_000
-    assert f"wrote {tmp_path / 'compare_methods.png'}" in output
+    png = out / "compare_methods.png"
+    assert f"wrote {png}" in output
+    assert png.stat().st_size > 10_000
+    red, blue = _colour_counts(png)
+    assert red > 500 and blue > 100, (red, blue)
 
 
-@pytest.mark.parametrize("script", ["saliency.py", "grad_input.py", "intgrad.py", "elrp.py", "deeplift.py",
-                                    "occlusion.py", "shapley_sampling.py"])
-def test_method_example(script, tmp_path):
-    output = _run(script, tmp_path)
-    assert list(tmp_path.glob("*.png")), output
-    if script == "intgrad.py":  # completeness error shrinks with steps
+@pytest.mark.parametrize("script", METHOD_SCRIPTS)
+def test_method_example(example, script):
+    output, out = example(script)
+    pictures = list(out.glob("*.png"))
+    assert len(pictures) == 1 and f"wrote {pictures[0]}" in output, output
+    red, blue = _colour_counts(pictures[0])
+    assert red > 50, (red, blue)
+    if script == "saliency.py":   # |gradient|: never blue
+        assert blue == 0 and "all attributions non-negative: True" in output
+    else:
+        assert blue > 0
+    if script == "intgrad.py":    # completeness error shrinks with steps
         errors = [float(e) for e in re.findall(r"= ([0-9.]+)  \(S", output)]
         assert len(errors) == 3 and errors[0] > errors[1] > errors[2]
+    if script == "elrp.py":       # ReLU: eLRP -> grad*input as epsilon -> 0; tanh: not
+        rows = re.findall(r"^\s+(\S+e-0\d)\s+(\S+)\s+(\S+)$", output, re.M)
+        relu, tanh = np.array([[float(r), float(t)] for _, r, t in rows]).T
+        assert len(rows) == 3 and np.all(np.diff(relu) < 0) and relu[-1] < 1e-3 and tanh.min() > 0.1
+    if script in ("deeplift.py", "shapley_sampling.py"):
+        assert re.search(r"(summation-to-delta|efficiency) holds", output)
+
+
+@pytest.mark.parametrize("script", ["keras_tf_keras.py"])
+def test_tf_keras_example_is_deterministic_and_in_inference_mode(example, script):
+    output, out = example(script)
+    assert float(re.search(r"test accuracy ([0-9.]+)", output).group(1)) > 0.9
+    differences = re.findall(r"^\s*(\S+): [0-9.]+ s for two runs, max difference between them (\S+)$",
+                             output, re.M)
+    assert [m for m, _ in differences] == ["saliency", "grad*input", "intgrad", "elrp", "deeplift"]
+    assert all(float(d) == 0 for _, d in differences)
+    assert "inference mode (dropout off)" in output
+    assert (out / "keras_tf_keras.png").stat().st_size > 10_000
