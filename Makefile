@@ -18,8 +18,12 @@ $(VENV)/.installed-examples: $(BIN)/python setup.py requirements.txt
 	$(BIN)/python -m pip install --quiet -e ".[examples]"
 	touch $@
 
+# The suite, then its numerical tests again with oneDNN off (other CPU kernels: other last bits,
+# as on another CPU) and as a TF1 program (tf.compat.v1.disable_v2_behavior()).
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q tests
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q -m "not examples" tests
+	DEEPEXPLAIN_NG_TF1=1 $(BIN)/python -m pytest -q -m "not examples" tests
 
 demo: $(VENV)/.installed-examples
 	$(BIN)/python examples/compare_methods.py --out out

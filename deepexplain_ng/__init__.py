@@ -3,10 +3,12 @@
     with DeepExplain(session=sess) as de:
         attributions = de.explain("deeplift", T, X, xs, ys=labels)
 """
+from . import text
 from .context import DeepExplain
+from .errors import ExplainError, ExplainOptionError, ExplainTypeError, ExplainValueError
 from .methods import METHODS, Explainer
 from .models import keras_session
-from .paths import SoftmaxTargetWarning, UnsupportedOpWarning
+from .notices import SoftmaxTargetWarning, UnsupportedOpWarning
 
 __version__ = "0.1.0"
 
@@ -16,5 +18,6 @@ def available_methods():
     return list(METHODS)
 
 
-__all__ = ["DeepExplain", "Explainer", "available_methods", "keras_session",
+__all__ = ["DeepExplain", "Explainer", "available_methods", "keras_session", "text",
+           "ExplainError", "ExplainValueError", "ExplainTypeError", "ExplainOptionError",
            "SoftmaxTargetWarning", "UnsupportedOpWarning"]

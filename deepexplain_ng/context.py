@@ -7,9 +7,10 @@ import tensorflow as tf
 
 from .feeding import DEFAULT_MEMORY_BUDGET
 from .methods import method_class
-from .models import (FrozenModel, ImportedModel, behind_identities, freeze, keras_session, load_graph_def,
-                     pre_activation)
+from .models import (FrozenModel, ImportedModel, behind_identities, flat_graph_def, freeze, keras_session,
+                     load_graph_def, pre_activation)
 from .overrides import override_scope
+from .errors import ExplainTypeError, ExplainValueError
 
 tf1 = tf.compat.v1
 
@@ -17,9 +18,9 @@ tf1 = tf.compat.v1
 def _resolve_session(session, graph):
     if session is not None:
         if not isinstance(session, tf1.Session) and not hasattr(session, "run"):
-            raise TypeError(f"session must be a tf.compat.v1.Session, got {type(session).__name__}.")
+            raise ExplainTypeError(f"session must be a tf.compat.v1.Session, got {type(session).__name__}.")
         if graph is not None and session.graph is not graph:
-            raise ValueError("session and graph disagree: session.graph is not the graph given; "
+            raise ExplainValueError("session and graph disagree: session.graph is not the graph given; "
                              "pass only one of them.")
         return session
     default = tf1.get_default_session()
@@ -29,7 +30,7 @@ def _resolve_session(session, graph):
         return tf1.Session(graph=graph)
     if "tf_keras" in sys.modules and not tf.executing_eagerly():
         return keras_session()
-    raise ValueError(
+    raise ExplainValueError(
         "DeepExplain needs a session: pass DeepExplain(session=sess) with the tf.compat.v1.Session "
         "that holds the model's weights (for a tf_keras model in graph mode: "
         "session=deepexplain_ng.keras_session()), or graph=... for a graph without variables.")
@@ -146,7 +147,7 @@ class DeepExplain:
             imported nonlinearities get the library's gradient override.
         """
         if not isinstance(output, str):
-            raise TypeError(f"output must be 'logits', 'probabilities' or a layer name, got {output!r}.")
+            raise ExplainTypeError(f"output must be 'logits', 'probabilities' or a layer name, got {output!r}.")
         if hasattr(model, "layers") and getattr(model, "inputs", None) is not None and \
                 all(getattr(x, "graph", None) is self.graph for x in model.inputs):
             # a tf_keras model built in this very graph: nothing to import
@@ -164,7 +165,7 @@ class DeepExplain:
     def _import_graph(self, model, inputs, outputs, name):
         if isinstance(model, tf1.GraphDef) or (isinstance(model, str) and model.endswith(".pb")):
             if not inputs or not outputs:
-                raise ValueError("inputs= and outputs=: a GraphDef has no signature; name its input "
+                raise ExplainValueError("inputs= and outputs=: a GraphDef has no signature; name its input "
                                  "and output tensors, e.g. inputs=['x:0'], outputs=['logits:0'].")
             frozen = FrozenModel(load_graph_def(model) if isinstance(model, str) else model,
                                  list(inputs), list(outputs)[0], {})
@@ -173,9 +174,10 @@ class DeepExplain:
         names = frozen.inputs + [frozen.output] + list(frozen.layers.values())
         with self.graph.as_default(), override_scope(self.graph):
             try:
-                elements = tf1.import_graph_def(frozen.graph_def, name=name, return_elements=names)
+                elements = tf1.import_graph_def(flat_graph_def(frozen.graph_def), name=name,
+                                                return_elements=names)
             except (KeyError, ValueError) as error:
-                raise ValueError(f"inputs/outputs: {error}") from None
+                raise ExplainValueError(f"inputs/outputs: {error}") from None
         count = len(frozen.inputs)
         # a traced function returns each layer's output through an Identity op off the main path;
         # the tensor upstream of T is the one behind it

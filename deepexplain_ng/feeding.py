@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import tqdm
+from .errors import ExplainTypeError, ExplainValueError
 
 #: Default memory budget of one ``session.run`` (bytes of activations and gradients).
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
@@ -29,7 +30,7 @@ def _compatible(expected, given):
 def check_finite(name, array):
     if np.issubdtype(array.dtype, np.number) and not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))
-        raise ValueError(f"{name} contains {len(bad)} NaN/inf value(s), the first at index "
+        raise ExplainValueError(f"{name} contains {len(bad)} NaN/inf value(s), the first at index "
                          f"{tuple(int(i) for i in bad[0])}; attributions of non-finite inputs are undefined.")
 
 
@@ -37,9 +38,9 @@ def as_array(name, value, dtype):
     try:
         array = np.asarray(value)
     except Exception as error:  # ragged lists and other non-arrays
-        raise TypeError(f"{name} must be a numpy array (or convertible to one): {error}") from None
+        raise ExplainTypeError(f"{name} must be a numpy array (or convertible to one): {error}") from None
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}.")
+        raise ExplainTypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}.")
     array = array.astype(dtype, copy=False)
     check_finite(name, array)
     return array
@@ -50,7 +51,7 @@ def input_list(xs, inputs, name="xs"):
     if len(inputs) > 1:
         if not isinstance(xs, (list, tuple)) or len(xs) != len(inputs):
             given = f"a list of {len(xs)}" if isinstance(xs, (list, tuple)) else f"one {type(xs).__name__}"
-            raise ValueError(f"{name}: X is a list of {len(inputs)} tensors, so {name} must be a list "
+            raise ExplainValueError(f"{name}: X is a list of {len(inputs)} tensors, so {name} must be a list "
                              f"of {len(inputs)} arrays in the same order; got {given}.")
         values = list(xs)
     else:
@@ -65,15 +66,15 @@ def input_list(xs, inputs, name="xs"):
         expected = static_shape(x)
         if expected is not None and (array.ndim != len(expected)
                                      or not _compatible(expected[1:], array.shape[1:])):
-            raise ValueError(f"{label}: expected shape {shape_str(('n',) + expected[1:])} to feed "
+            raise ExplainValueError(f"{label}: expected shape {shape_str(('n',) + expected[1:])} to feed "
                              f"X '{x.name}' of shape {shape_str(expected)}, got {array.shape}.")
         arrays.append(array)
     counts = {a.shape[0] for a in arrays}
     if len(counts) > 1:
-        raise ValueError(f"{name}: all inputs need the same number of samples, got "
+        raise ExplainValueError(f"{name}: all inputs need the same number of samples, got "
                          f"{[a.shape[0] for a in arrays]}.")
     if arrays[0].shape[0] == 0:
-        raise ValueError(f"{name}: no samples (batch axis of length 0).")
+        raise ExplainValueError(f"{name}: no samples (batch axis of length 0).")
     return arrays
 
 
@@ -88,7 +89,7 @@ def baseline_list(baseline, inputs, xs, per_sample):
         return [np.zeros((1,) + x.shape[1:], x.dtype) for x in xs]
     if len(inputs) > 1:
         if not isinstance(baseline, (list, tuple)) or len(baseline) != len(inputs):
-            raise ValueError(f"baseline: X is a list of {len(inputs)} tensors, so baseline must be a "
+            raise ExplainValueError(f"baseline: X is a list of {len(inputs)} tensors, so baseline must be a "
                              f"list of {len(inputs)} arrays (or None for zeros).")
         values = list(baseline)
     else:
@@ -106,7 +107,7 @@ def baseline_list(baseline, inputs, xs, per_sample):
         else:
             allowed = f"{x.shape[1:]} (the input's shape without the batch axis)" + (
                 f" or one baseline per sample {x.shape}" if per_sample else "")
-            raise ValueError(f"{label}: expected shape {allowed}, got {b.shape}.")
+            raise ExplainValueError(f"{label}: expected shape {allowed}, got {b.shape}.")
         out.append(b)
     return out
 
@@ -122,23 +123,23 @@ def target_weights(ys, n, target_shape, dtype):
         return np.ones(full, dtype)
     array = np.asarray(ys)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"ys must be a numeric array, got dtype {array.dtype}.")
+        raise ExplainTypeError(f"ys must be a numeric array, got dtype {array.dtype}.")
     is_indices = (np.issubdtype(array.dtype, np.integer) and array.ndim == 1
                   and len(target_shape) == 1 and array.shape == (n,))
     if is_indices:
         classes = target_shape[0]
         if classes is not None and (array.min() < 0 or array.max() >= classes):
-            raise ValueError(f"ys: class indices must lie in [0, {classes}) for a target of shape "
+            raise ExplainValueError(f"ys: class indices must lie in [0, {classes}) for a target of shape "
                              f"{shape_str((None,) + tuple(target_shape))}; got values from "
                              f"{array.min()} to {array.max()}.")
         if classes is None:
-            raise ValueError("ys: class indices need a target with a known number of classes; "
+            raise ExplainValueError("ys: class indices need a target with a known number of classes; "
                              "give one-hot weights instead.")
         weights = np.zeros(full, dtype)
         weights[np.arange(n), array] = 1
         return weights
     if not _compatible(full, array.shape):
-        raise ValueError(f"ys: expected weights of shape {shape_str(full)} (T's shape per sample, "
+        raise ExplainValueError(f"ys: expected weights of shape {shape_str(full)} (T's shape per sample, "
                          f"e.g. one-hot)" + (f" or {n} integer class indices" if len(target_shape) == 1 else "")
                          + f", got shape {array.shape}.")
     weights = array.astype(dtype)

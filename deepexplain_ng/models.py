@@ -1,5 +1,6 @@
 """Getting a static graph from a model: tf_keras sessions, and Keras 3 / SavedModel / GraphDef
 models frozen into a GraphDef that a DeepExplain context imports under its overrides."""
+import contextlib
 import importlib
 import os
 from dataclasses import dataclass
@@ -7,10 +8,12 @@ from dataclasses import dataclass
 import tensorflow as tf
 from tensorflow.python.eager import context as eager_context
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from .errors import ExplainError, ExplainTypeError, ExplainValueError
 
 tf1 = tf.compat.v1
 _PASS_THROUGH = frozenset({"Identity", "IdentityN", "Snapshot"})
 _SQUASHING = frozenset({"Softmax", "Sigmoid"})
+_OVERRIDE_ATTRIBUTE = "_gradient_op_type"
 
 
 def keras_session():
@@ -53,7 +56,7 @@ def _input_specs(model):
 def load_graph_def(path):
     """A GraphDef read from a binary ``.pb`` file."""
     if not os.path.exists(path):
-        raise ValueError(f"model: no file at '{path}'.")
+        raise ExplainValueError(f"model: no file at '{path}'.")
     graph_def = tf1.GraphDef()
     with open(path, "rb") as handle:
         graph_def.ParseFromString(handle.read())
@@ -63,10 +66,10 @@ def load_graph_def(path):
 def _load(path):
     """A model object or GraphDef from a file or SavedModel directory."""
     if not os.path.exists(path):
-        raise ValueError(f"model: no file or directory at '{path}'.")
+        raise ExplainValueError(f"model: no file or directory at '{path}'.")
     if os.path.isdir(path):
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise ValueError(f"model: '{path}' is a directory without saved_model.pb, not a SavedModel.")
+            raise ExplainValueError(f"model: '{path}' is a directory without saved_model.pb, not a SavedModel.")
         with eager_context.eager_mode():
             return tf.saved_model.load(path)
     suffix = os.path.splitext(path)[1].lower()
@@ -76,48 +79,96 @@ def _load(path):
             return keras.saving.load_model(path, compile=False)
     if suffix == ".pb":
         return load_graph_def(path)
-    raise ValueError(f"model: don't know how to load '{path}' (expected a SavedModel directory, "
+    raise ExplainValueError(f"model: don't know how to load '{path}' (expected a SavedModel directory, "
                      "a .keras, .h5 or .pb file).")
 
 
 def _layer_outputs(model):
-    """{name: output} of every layer with one output, for functional and Sequential models."""
+    """{name: output} of every layer with one output, for functional and Sequential models.
+
+    The outputs are those of the layers' calls inside ``model`` (its graph nodes), so a model
+    nested in another gives the tensor of its call in the outer model, not of its own inputs.
+    """
     outputs = {}
-    for layer in model.layers:
-        try:
-            output = layer.output
-        except (AttributeError, ValueError, RuntimeError):
-            continue  # shared layers, subclassed models: no single symbolic output
-        if not isinstance(output, (list, tuple, dict)) and type(layer).__name__ != "InputLayer":
-            outputs[layer.name] = output
-    return outputs
+    # a Keras 3 Sequential model keeps its graph in a functional model of its own
+    graph = getattr(model, "_functional", None) or model
+    for nodes in (getattr(graph, "_nodes_by_depth", None) or {}).values():
+        for node in nodes:
+            layer = getattr(node, "operation", None) or getattr(node, "layer", None)
+            tensors = tf.nest.flatten(node.output_tensors)
+            if layer is None or type(layer).__name__ == "InputLayer" or len(tensors) != 1:
+                continue
+            outputs.setdefault(layer.name, tensors[0])
+    order = {layer.name: i for i, layer in enumerate(getattr(model, "layers", []))}
+    return dict(sorted(outputs.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def _recurrent_layers(model):
+    """Keras recurrent layers (with an ``unroll`` switch) anywhere inside ``model``."""
+    found, stack, seen = [], [model], set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if hasattr(layer, "unroll") and hasattr(layer, "cell"):
+            found.append(layer)
+        stack.extend(getattr(layer, "layers", []) or [])
+        for attribute in ("layer", "forward_layer", "backward_layer"):  # Bidirectional, wrappers
+            inner = getattr(layer, attribute, None)
+            if inner is not None and hasattr(inner, "__call__"):
+                stack.append(inner)
+    return found
+
+
+@contextlib.contextmanager
+def _unrolled(model):
+    """Recurrent layers traced unrolled: a While loop would hide the steps from the path
+    search and the rules, and its lowered form cannot be differentiated after import."""
+    layers = [layer for layer in _recurrent_layers(model) if not layer.unroll]
+    for layer in layers:
+        layer.unroll = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.unroll = False
 
 
 def _keras_function(model):
     """A concrete function of ``model`` in inference mode; returns ``(function, layer names)``.
 
     The function returns the model's first output, then the output of every layer, so
-    that any layer can serve as a target or as the tensor to explain from.
+    that any layer can serve as a target or as the tensor to explain from. Recurrent layers
+    are unrolled when the sequence length is known.
     """
     try:
         outputs = list(model.outputs)
     except (AttributeError, TypeError, ValueError):
         outputs = None  # subclassed: only the model's own output is known
-    layers = {}
+    traced, layers = model, {}
     if outputs:
         layers = _layer_outputs(model)
         if layers:
             # keras or tf_keras, whichever the model comes from
             package = importlib.import_module(type(model).__module__.split(".")[0])
-            model = package.Model(model.inputs, outputs[:1] + list(layers.values()))
+            traced = package.Model(model.inputs, outputs[:1] + list(layers.values()))
     specs = _input_specs(model)
     if not specs:
-        raise ValueError("model: its input shape is unknown; call the model on data once (or build "
-                         "it with an input shape) so it can be traced.")
+        raise ExplainValueError("model: its input shape is unknown; call the model on data once (or build "
+                                "it with an input shape) so it can be traced.")
 
     def call(*xs):
-        result = model(list(xs) if len(xs) > 1 else xs[0], training=False)
+        result = traced(list(xs) if len(xs) > 1 else xs[0], training=False)
         return result if isinstance(result, (list, tuple)) else [result]
+
+    try:
+        with _unrolled(model):
+            return tf.function(call).get_concrete_function(*specs), list(layers)
+    except (ValueError, TypeError) as error:
+        if "unroll" not in str(error).lower():
+            raise
+    # unrolling needs a known sequence length; keep the loop (its steps stay opaque)
     return tf.function(call).get_concrete_function(*specs), list(layers)
 
 
@@ -127,8 +178,32 @@ def _saved_model_function(loaded):
         return signatures["serving_default"]
     if signatures:
         return next(iter(signatures.values()))
-    raise ValueError("model: the SavedModel has no signature to trace; export it with one "
+    raise ExplainValueError("model: the SavedModel has no signature to trace; export it with one "
                      "(model.export(path) does).")
+
+
+def _constants(function):
+    # aggressive inlining also inlines calls holding stateful ops (e.g. random ops that
+    # inference never runs), which would otherwise stay as opaque function calls
+    return convert_variables_to_constants_v2(function, aggressive_inlining=True)
+
+
+def flat_graph_def(graph_def):
+    """``graph_def`` with custom gradients dropped, so every op has its ordinary gradient.
+
+    A ``tf.custom_gradient`` (swish and silu carry one) survives freezing as an op attribute
+    naming a Python function that refers to tensors of the traced function's graph; in
+    another graph it cannot be called. The ordinary gradient of the same ops is the same
+    derivative, and it is what the rules and the path search understand.
+    """
+    copy = tf1.GraphDef()
+    copy.CopyFrom(graph_def)
+    nodes = list(copy.node) + [node for function in copy.library.function for node in function.node_def]
+    for node in nodes:
+        override = node.attr.get(_OVERRIDE_ATTRIBUTE)
+        if override is not None and override.s.startswith(b"CustomGradient"):
+            del node.attr[_OVERRIDE_ATTRIBUTE]
+    return copy
 
 
 def freeze(model):
@@ -143,18 +218,18 @@ def freeze(model):
         if _is_keras_model(model):
             try:
                 function, layer_names = _keras_function(model)
-                frozen = convert_variables_to_constants_v2(function)
-            except ValueError:
+                frozen = _constants(function)
+            except ExplainError:
                 raise
             except Exception as error:
                 hint = ("; a Keras 3 model must be built outside the `with DeepExplain(...)` block "
                         "(it builds eagerly), then imported inside it" if "out of scope" in str(error) else "")
-                raise ValueError(f"model: could not trace the Keras model in inference mode "
+                raise ExplainValueError(f"model: could not trace the Keras model in inference mode "
                                  f"({type(error).__name__}: {str(error).splitlines()[0]}){hint}.") from error
         elif hasattr(model, "signatures"):
-            frozen = convert_variables_to_constants_v2(_saved_model_function(model))
+            frozen = _constants(_saved_model_function(model))
         else:
-            raise TypeError(f"model: expected a Keras model, a SavedModel, a GraphDef or a path, "
+            raise ExplainTypeError(f"model: expected a Keras model, a SavedModel, a GraphDef or a path, "
                             f"got {type(model).__name__}.")
     inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in frozen.outputs]
@@ -196,5 +271,5 @@ class ImportedModel:
         """The output tensor of the layer called ``name`` (e.g. an embedding, to explain from)."""
         if name not in self.layers:
             known = list(self.layers) or "none (only functional and Sequential Keras models list them)"
-            raise ValueError(f"output: no layer named '{name}' in the model; its layers are {known}.")
+            raise ExplainValueError(f"output: no layer named '{name}' in the model; its layers are {known}.")
         return self.layers[name]

@@ -2,9 +2,11 @@
 
 One gradient function is registered with TF under ``GRADIENT_NAME``. Nonlinearity ops
 are marked with it, either while they are built inside a ``DeepExplain`` context
-(``gradient_override_map``) or afterwards, when an explainer is built on a graph that
-already exists (TF reads the ``_gradient_op_type`` attribute when it builds
-gradients). When TF calls it, the function asks the op's graph which rule is active:
+(``gradient_override_map`` writes the ``_gradient_op_type`` attribute as the op is made) or
+afterwards, when an explainer is built on a graph that already exists. Afterwards, the op's
+NodeDef is left alone (a session may have run it already, and TF refuses to have such ops
+mutated): the Python ``Operation`` gets the function as its ``_gradient_function``, which
+TF's gradient lookup consults before any attribute. When TF calls it, the function asks the op's graph which rule is active:
 a rule is active only while an Explainer builds its symbolic gradients, under the
 graph's lock, so ordinary training gradients and other explainers are unaffected.
 """
@@ -12,7 +14,6 @@ import contextlib
 import threading
 
 import tensorflow as tf
-from tensorflow.core.framework import attr_value_pb2
 from tensorflow.python.framework import ops as tf_ops
 
 from .rules import NONLINEARITIES, original_gradient
@@ -66,11 +67,18 @@ def override_scope(graph):
     return graph.gradient_override_map({kind: GRADIENT_NAME for kind in NONLINEARITIES})
 
 
-def is_marked(op):
+def _override_of(op):
+    """The gradient override ``op`` carries: a function, an op-type name, or None."""
+    if op._gradient_function is not None:
+        return op._gradient_function
     try:
-        return op.get_attr(_OP_TYPE_ATTRIBUTE) == GRADIENT_NAME.encode()
+        return op.get_attr(_OP_TYPE_ATTRIBUTE).decode()
     except ValueError:
-        return False
+        return None
+
+
+def is_marked(op):
+    return _override_of(op) in (_dispatch, GRADIENT_NAME)
 
 
 def mark(ops):
@@ -81,15 +89,13 @@ def mark(ops):
     """
     foreign = []
     for op in ops:
-        if op.type not in NONLINEARITIES or is_marked(op):
+        if op.type not in NONLINEARITIES:
             continue
-        try:
-            op.get_attr(_OP_TYPE_ATTRIBUTE)
+        override = _override_of(op)
+        if override is None:
+            op._gradient_function = _dispatch
+        elif override not in (_dispatch, GRADIENT_NAME):
             foreign.append(op)
-            continue
-        except ValueError:
-            pass
-        op._set_attr(_OP_TYPE_ATTRIBUTE, attr_value_pb2.AttrValue(s=GRADIENT_NAME.encode()))
     return foreign
 
 

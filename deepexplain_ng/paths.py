@@ -1,18 +1,8 @@
 """The ops between the inputs X and the target T, and what a method can say about them."""
-import warnings
+import tensorflow as tf
 
+from .notices import SoftmaxTargetWarning, UnsupportedOpWarning, warn
 from .rules import NONLINEARITIES
-
-
-class UnsupportedOpWarning(UserWarning):
-    """An op on the path X -> T that the chosen method cannot treat exactly.
-
-    Turn it into an error with ``warnings.simplefilter("error", UnsupportedOpWarning)``.
-    """
-
-
-class SoftmaxTargetWarning(UserWarning):
-    """The target is computed through a softmax; explaining the logits is advised."""
 
 
 # Ops that are affine in their path input (or only move values around): every
@@ -28,6 +18,8 @@ LINEAR = frozenset("""
     FusedBatchNorm FusedBatchNormV2 FusedBatchNormV3
     ResizeBilinear ResizeNearestNeighbor ZerosLike OnesLike
     Placeholder PlaceholderWithDefault Const
+    SpaceToBatchND BatchToSpaceND SpaceToDepth DepthToSpace ReverseV2 Roll GatherNd ScatterNd
+    BroadcastTo ExtractImagePatches Cumsum MatrixBandPart
 """.split())
 # Products: affine only while at most one factor depends on X.
 PRODUCTS = frozenset("Mul RealDiv Div MatMul BatchMatMul BatchMatMulV2 BatchMatMulV3 Einsum "
@@ -107,8 +99,67 @@ def _path_inputs(op, on_path, input_names):
     return [t for t in op.inputs if t.op.name in on_path or t.name in input_names]
 
 
-def check_path(ops, inputs, method, rule_based, max_pool_exact):
-    """Warn, naming each op, about what ``method`` cannot explain exactly on this path.
+# Ops a conditional branch may hold and stay affine in the values it passes on (dropout: a
+# random mask drawn from X's shape, multiplied in), plus what TF adds to branch functions.
+_BRANCH_SAFE = LINEAR | SELECTS | _SHAPE_ONLY | frozenset("""
+    NoOp Fill Range RandomUniform RandomStandardNormal RandomUniformInt TruncatedNormal
+    StatelessRandomUniformV2 StatelessRandomNormalV2 StatelessRandomGetKeyCounter
+    Greater GreaterEqual Less LessEqual Equal NotEqual LogicalAnd LogicalOr LogicalNot
+    OptionalFromValue OptionalNone
+""".split())
+_CONDITIONALS = frozenset({"If", "StatelessIf"})
+# Between a softmax and T, these do not mix the probabilities again: the softmax is the target's.
+_AFTER_SOFTMAX = frozenset("""
+    Identity IdentityN Snapshot Reshape Squeeze ExpandDims StridedSlice Slice GatherV2 Gather
+    Cast Log Mul RealDiv Neg Transpose Pack Unpack ConcatV2 Split SplitV
+""".split())
+
+
+def _affine_conditional(op, input_names):
+    """An If whose condition does not depend on X and whose branches hold only affine and
+    random-mask ops (tf_keras' Dropout in graph mode): it passes values on affinely."""
+    if op.type not in _CONDITIONALS or _depends_on(op.inputs[0], input_names):
+        return False
+    for branch in ("then_branch", "else_branch"):
+        try:
+            definition = op.graph._get_function(op.get_attr(branch).name).definition
+        except (AttributeError, ValueError, KeyError):
+            return False
+        if any(node.op not in _BRANCH_SAFE for node in definition.node_def):
+            return False
+    return True
+
+
+def _target_softmax(target, on_path):
+    """The softmax whose output reaches T through ops that do not mix it again, or None."""
+    stack, seen = [target.op], set()
+    while stack:
+        op = stack.pop()
+        if op.name in seen or op.name not in on_path:
+            continue
+        seen.add(op.name)
+        if op.type in SOFTMAXES:
+            return op
+        if op.type in _AFTER_SOFTMAX:
+            stack.extend(t.op for t in op.inputs)
+    return None
+
+
+def _grouped(problems, limit=3):
+    """'reason: 'a', 'b', 'c' and 9 more' per reason, for a readable warning."""
+    by_reason = {}
+    for name, reason in problems:
+        by_reason.setdefault(reason, []).append(name)
+    parts = []
+    for reason, names in by_reason.items():
+        shown = ", ".join(f"'{n}'" for n in names[:limit])
+        more = f" and {len(names) - limit} more" if len(names) > limit else ""
+        parts.append(f"{len(names)} x {reason}: {shown}{more}")
+    return "; ".join(parts)
+
+
+def check_path(ops, inputs, target, method, rule_based, max_pool_exact):
+    """Warn, naming the ops, about what ``method`` cannot explain exactly on this path.
 
     ``rule_based``: the method replaces the chain rule at nonlinearities (elrp, deeplift),
     so any other nonlinear op silently falls back to its gradient and is reported.
@@ -116,31 +167,30 @@ def check_path(ops, inputs, method, rule_based, max_pool_exact):
     """
     on_path = {op.name for op in ops}
     input_names = {x.name for x in inputs}
-    softmaxes = [op for op in ops if op.type in SOFTMAXES]
-    if softmaxes:
-        op = softmaxes[-1]
-        warnings.warn(
-            f"the target is computed through {op.type} op '{op.name}': attributions of "
+    softmax = _target_softmax(target, on_path)
+    if softmax is not None:
+        warn(
+            f"the target is computed through {softmax.type} op '{softmax.name}': attributions of "
             f"probabilities mix all classes; explain the logits instead "
-            f"(T = graph.get_tensor_by_name('{op.inputs[0].name}')).",
-            SoftmaxTargetWarning, stacklevel=4)
-    calls = [op for op in ops if op.type in FUNCTION_CALLS]
+            f"(T = graph.get_tensor_by_name('{softmax.inputs[0].name}')).",
+            SoftmaxTargetWarning)
+    calls = [op for op in ops if op.type in FUNCTION_CALLS and not _affine_conditional(op, input_names)]
     if calls:
         names = ", ".join(f"'{op.name}' ({op.type})" for op in calls)
-        warnings.warn(
+        warn(
             f"{method}: ops inside function bodies are not visible to the library: {names}; "
             "freeze the model into a flat graph (DeepExplain.import_model) to explain it exactly.",
-            UnsupportedOpWarning, stacklevel=4)
+            UnsupportedOpWarning)
     if not rule_based:
         return
     problems = []
     for op in ops:
-        if op.type in NONLINEARITIES or op.type in SOFTMAXES or op.type in FUNCTION_CALLS:
-            continue
+        if op.type in NONLINEARITIES or op.type in FUNCTION_CALLS or op is softmax:
+            continue  # a target softmax has its own warning
         if op.type in PRODUCTS:
             if len(_path_inputs(op, on_path, input_names)) > 1:
-                problems.append(f"'{op.name}' ({op.type} of two inputs that both depend on X: "
-                                "a multiplicative gate such as swish or GELU; the rule is not exact)")
+                problems.append((op.name, f"{op.type} of two inputs that both depend on X (a multiplicative "
+                                          "gate as in swish, GELU, LSTM cells, attention; not exact)"))
             continue
         if op.type in SELECTS and not _depends_on(op.inputs[0], input_names):
             continue
@@ -148,11 +198,36 @@ def check_path(ops, inputs, method, rule_based, max_pool_exact):
             continue
         if op.type in MAX_POOLS:
             if not max_pool_exact:
-                problems.append(f"'{op.name}' ({op.type}: falls back to its ordinary gradient)")
+                problems.append((op.name, f"{op.type} (its ordinary gradient is used)"))
             continue
-        problems.append(f"'{op.name}' ({op.type}: no {method} rule; its ordinary gradient is used)")
+        problems.append((op.name, f"{op.type} (no {method} rule; its ordinary gradient is used)"))
     if problems:
-        warnings.warn(
+        warn(
             f"{method}: {len(problems)} op(s) on the path from X to T are not handled exactly by "
-            f"the {method} rules: " + "; ".join(problems),
-            UnsupportedOpWarning, stacklevel=4)
+            f"the {method} rules: " + _grouped(problems),
+            UnsupportedOpWarning)
+
+
+def batch_weight_factor(target):
+    """``(T0, c)`` when ``target`` is ``T0 * c`` with ``c`` a constant of a fixed batch of rows, else
+    ``(target, None)``.
+
+    DeepExplain's README selects the class with ``T * ys`` (``ys`` a numpy one-hot array). The
+    constant has the batch size of the user's ``xs``, which the rows the library batches (IG
+    steps, baselines, perturbed copies) do not have; as target weights per sample it means the
+    same thing and fits any batching.
+    """
+    op = target.op
+    if op.type != "Mul" or target.shape.rank is None or target.shape.rank < 1:
+        return target, None
+    for i in (0, 1):
+        factor, rest = op.inputs[i], op.inputs[1 - i]
+        if factor.op.type != "Const" or factor.shape.rank != rest.shape.rank:
+            continue
+        rows = factor.shape.as_list()[0]
+        if rows is None or rows < 2 or rest.shape.as_list()[0] not in (None, rows):
+            continue
+        value = tf.get_static_value(factor)
+        if value is not None:
+            return rest, value
+    return target, None

@@ -11,6 +11,7 @@ without a display set ``MPLBACKEND=Agg`` (or call ``matplotlib.use``) before imp
 from collections.abc import Mapping
 
 import numpy as np
+from .errors import ExplainValueError
 
 #: Diverging colormap name: blue (negative) - white (0) - red (positive).
 CMAP = "bwr"
@@ -29,9 +30,9 @@ def _as_map(attribution, name="attribution"):
     """(H, W) or (H, W, C) -> (H, W) float64, channels summed (NaN kept)."""
     a = np.asarray(attribution)
     if a.ndim not in (2, 3) or 0 in a.shape:
-        raise ValueError(f"{name}: expected shape (H, W) or (H, W, C), got {a.shape}.")
+        raise ExplainValueError(f"{name}: expected shape (H, W) or (H, W, C), got {a.shape}.")
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ValueError(f"{name}: expected numbers, got dtype {a.dtype}.")
+        raise ExplainValueError(f"{name}: expected numbers, got dtype {a.dtype}.")
     a = a.astype(np.float64)
     return a.sum(axis=-1) if a.ndim == 3 else a
 
@@ -39,19 +40,19 @@ def _as_map(attribution, name="attribution"):
 def _check_percentile(percentile):
     if isinstance(percentile, bool) or not isinstance(percentile, (int, float, np.number)) \
             or not 0 < percentile <= 100:
-        raise ValueError(f"percentile: expected a number in (0, 100], got {percentile!r}.")
+        raise ExplainValueError(f"percentile: expected a number in (0, 100], got {percentile!r}.")
 
 
 def _grey(image, shape=None):
     """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> (H, W) grey levels (luminance for RGB)."""
     img = np.asarray(image)
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] in (1, 3, 4))) or 0 in img.shape:
-        raise ValueError(f"image: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {img.shape}.")
+        raise ExplainValueError(f"image: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {img.shape}.")
     img = img.astype(np.float64)
     if img.ndim == 3:
         img = img[..., 0] if img.shape[-1] == 1 else img[..., :3] @ _LUMINANCE
     if shape is not None and img.shape != tuple(shape):
-        raise ValueError(f"image: expected height and width {tuple(shape)} like the attribution, "
+        raise ExplainValueError(f"image: expected height and width {tuple(shape)} like the attribution, "
                          f"got shape {np.shape(image)}.")
     return img
 
@@ -131,7 +132,7 @@ def overlay(attribution, image, ax=None, alpha=0.8, percentile=99, image_cmap="g
     a = _as_map(attribution)
     grey = _grey(image, a.shape)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}.")
+        raise ExplainValueError(f"alpha: expected a number in [0, 1], got {alpha!r}.")
     limit = limits(a, percentile)
     ax = _new_axes(ax)
     ax.imshow(grey, cmap=image_cmap, interpolation="nearest")
@@ -172,22 +173,22 @@ def compare(images, attributions_by_method, titles=None, path=None, percentile=9
 
     images = np.asarray(images)
     if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3, 4))) or 0 in images.shape:
-        raise ValueError("images: expected shape (n, H, W), (n, H, W, 1) or (n, H, W, 3|4), "
+        raise ExplainValueError("images: expected shape (n, H, W), (n, H, W, 1) or (n, H, W, 3|4), "
                          f"got {images.shape}.")
     n, height, width = images.shape[:3]
     if not isinstance(attributions_by_method, Mapping) or not attributions_by_method:
-        raise ValueError("attributions_by_method: expected a non-empty dict {method name: array "
+        raise ExplainValueError("attributions_by_method: expected a non-empty dict {method name: array "
                          f"({n}, {height}, {width}[, C])}}, got {type(attributions_by_method).__name__}"
                          f"{' (empty)' if isinstance(attributions_by_method, Mapping) else ''}.")
     maps = {}
     for method, a in attributions_by_method.items():
         shape = np.shape(a)
         if len(shape) not in (3, 4) or shape[:3] != (n, height, width):
-            raise ValueError(f"attributions_by_method['{method}']: expected shape ({n}, {height}, {width}) "
+            raise ExplainValueError(f"attributions_by_method['{method}']: expected shape ({n}, {height}, {width}) "
                              f"or ({n}, {height}, {width}, C) like the images, got {shape}.")
         maps[method] = np.asarray(a)
     if titles is not None and len(titles) != n:
-        raise ValueError(f"titles: expected {n} labels (one per image), got {len(titles)}.")
+        raise ExplainValueError(f"titles: expected {n} labels (one per image), got {len(titles)}.")
 
     columns = 1 + len(maps)
     fig, axes = plt.subplots(n, columns, figsize=(cell_size * columns, cell_size * n + 0.3), dpi=dpi,

@@ -1,6 +1,8 @@
 """Attributions of token sequences: models whose X is an embedding lookup's output."""
 import numpy as np
 
+from .errors import ExplainValueError
+
 
 def token_attributions(attributions, embedding_axis=-1):
     """Sum attributions of embedded tokens over the embedding axis: one number per token.
@@ -16,5 +18,5 @@ def token_attributions(attributions, embedding_axis=-1):
         return [token_attributions(a, embedding_axis) for a in attributions]
     array = np.asarray(attributions)
     if array.ndim < 2:
-        raise ValueError(f"attributions: expected shape (n, tokens, embedding_dim), got {array.shape}.")
+        raise ExplainValueError(f"attributions: expected shape (n, tokens, embedding_dim), got {array.shape}.")
     return array.sum(axis=embedding_axis)

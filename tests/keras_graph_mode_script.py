@@ -11,7 +11,7 @@ import tensorflow as tf  # noqa: E402
 tf.compat.v1.disable_eager_execution()
 import tf_keras  # noqa: E402
 
-from deepexplain_ng import DeepExplain, SoftmaxTargetWarning, keras_session  # noqa: E402
+from deepexplain_ng import DeepExplain, SoftmaxTargetWarning, UnsupportedOpWarning, keras_session  # noqa: E402
 from builders import bn_model_weights, keras_bn_model, raw_bn_model, samples  # noqa: E402
 
 tf_keras.utils.set_random_seed(0)
@@ -31,14 +31,17 @@ probabilities = tf_keras.layers.Softmax()(model.output)
 xs, classes = data[:5], labels[:5]
 result = {}
 with DeepExplain(session=keras_session()) as de:
-    runs = {m: [de.explain(m, model.output, model.input, xs, ys=classes).tolist() for _ in range(3)]
-            for m in ("saliency", "grad*input", "intgrad", "elrp", "deeplift")}
+    with warnings.catch_warnings(record=True) as unsupported:
+        warnings.simplefilter("always", UnsupportedOpWarning)
+        runs = {m: [de.explain(m, model.output, model.input, xs, ys=classes).tolist() for _ in range(3)]
+                for m in ("saliency", "grad*input", "intgrad", "elrp", "deeplift")}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         de.get_explainer("saliency", probabilities, model.input)
 with DeepExplain() as de:  # no session given: tf_keras' graph-mode session is found
     result["default_session_is_keras"] = de.session is keras_session()
 result["runs"] = runs
+result["unsupported"] = [str(w.message) for w in unsupported if issubclass(w.category, UnsupportedOpWarning)]
 result["softmax_warned"] = any(issubclass(w.category, SoftmaxTargetWarning) for w in caught)
 result["predict"] = model.predict(xs, verbose=0)[np.arange(5), classes].tolist()
 result["predict_baseline"] = model.predict(np.zeros((1, 6), np.float32), verbose=0)[0, classes].tolist()

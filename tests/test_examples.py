@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.examples  # subprocesses: run once, in the main run
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 METHOD_SCRIPTS = ["saliency.py", "grad_input.py", "intgrad.py", "elrp.py", "deeplift.py", "occlusion.py",
                   "shapley_sampling.py"]

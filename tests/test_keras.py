@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.examples  # subprocesses: run once, in the main run
+
 
 @pytest.fixture(scope="module")
 def keras_run():
@@ -35,6 +37,11 @@ def test_attributions_use_inference_mode(keras_run):
     # DeepLIFT sums to model.predict(x) - model.predict(0) for the explained class
     deltas = np.array(keras_run["predict"]) - np.array(keras_run["predict_baseline"])
     np.testing.assert_allclose(np.sum(keras_run["runs"]["deeplift"][0], axis=1), deltas, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_conditional_is_not_reported(keras_run):
+    # graph-mode Dropout is an If op whose branches are the identity and a random mask: affine
+    assert keras_run["unsupported"] == []
 
 
 def test_softmax_output_warns(keras_run):

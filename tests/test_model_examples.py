@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.examples  # subprocesses: run once, in the main run
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 

@@ -136,20 +136,21 @@ def test_shapley_efficiency_every_order_sums_to_the_delta(dims):
     xs, classes, baseline = samples((2, 6, 6, 2), seed=49), np.array([1, 2]), samples((6, 6, 2), seed=50)
     score = session.run(t, {x: xs})[[0, 1], classes] - session.run(t, {x: baseline[None]})[0, classes]
     with DeepExplain(session=session) as de:
-        for seed in range(3):  # one order each: the telescoping sum holds for every single order
-            a = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=1, seed=seed,
+        # the telescoping sum holds for every single order, so for one order, a pair, a pair
+        # and a half: each sample's attributions sum to its own S(x) - S(baseline)
+        for seed, k in enumerate((1, 2, 3)):
+            a = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=k, seed=seed,
                            sampling_dims=dims, baseline=baseline)
             np.testing.assert_allclose(a.sum(axis=(1, 2, 3)), score, rtol=1e-4, atol=1e-5)
     if dims == [1, 2]:  # a pixel's channels are one feature: its credit is split evenly
         np.testing.assert_allclose(a[..., 0], a[..., 1], rtol=1e-6)
 
 
-def sequential_shapley(session, x, t, xs, classes, samples_, seed, dims):
-    """The plain algorithm, one session.run per removal, with the same orders as the library."""
+def sequential_shapley(session, x, t, xs, classes, orders, dims):
+    """The plain algorithm, one session.run per removal, with the given orders (n, samples, F)."""
     shape = xs.shape[1:]
     feature_shape = tuple(shape[d - 1] for d in dims)
-    features = int(np.prod(feature_shape))
-    orders = np.argsort(np.random.default_rng(seed).random((len(xs), samples_, features)), axis=2)
+    samples_ = orders.shape[1]
     result = np.zeros(xs.shape)
     for i in range(len(xs)):
         for order in orders[i]:
@@ -171,14 +172,124 @@ def sequential_shapley(session, x, t, xs, classes, samples_, seed, dims):
 def test_shapley_equals_the_sequential_algorithm_and_seed_batching_never_change_it():
     session, x, t = cnn_graph(seed=51)
     xs, classes = samples((3, 6, 6, 2), seed=52), np.array([0, 1, 2])
-    expected = sequential_shapley(session, x, t, xs, classes, 2, 7, [1, 2])
     with DeepExplain(session=session) as de:
+        explainer = de.get_explainer("shapley_sampling", t, x, samples=3, seed=7, sampling_dims=[1, 2])
+        orders = explainer._prepare([xs], {})
+        # a pair (an order and its reverse), then the first order of the next pair
+        assert orders.shape == (3, 3, 36)
+        np.testing.assert_array_equal(orders[:, 1], orders[:, 0, ::-1])
+        assert (np.sort(orders, axis=2) == np.arange(36)).all()
+        expected = sequential_shapley(session, x, t, xs, classes, orders, [1, 2])
         for batch_size, budget in ((None, None), (1, 5000), (2, 1)):
-            a = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=2, seed=7, sampling_dims=[1, 2],
+            a = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=3, seed=7, sampling_dims=[1, 2],
                            batch_size=batch_size, memory_budget=budget)
             np.testing.assert_allclose(a, expected, rtol=1e-4, atol=1e-6)
-        other = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=2, seed=8, sampling_dims=[1, 2])
+        other = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=3, seed=8, sampling_dims=[1, 2])
     assert np.abs(other - expected).max() > 1e-4
+
+
+def float32_tolerance(values, terms=1):
+    """Rounding bound of float32 model outputs: ``terms`` roundings of the largest |value|."""
+    return 8 * terms * np.finfo(np.float32).eps * np.abs(values).max()
+
+
+def coalition_values(model, x, baseline):
+    """model(point) for every coalition of features present (the rest at the baseline)."""
+    present = list(itertools.product([False, True], repeat=len(x)))
+    return np.array([model(np.where(p, x, baseline)) for p in present])
+
+
+TWO_FEATURE_MODELS = {
+    "min": (lambda x: tf.minimum(x[:, 0], x[:, 1]), lambda v: min(v[0], v[1])),
+    "product": (lambda x: x[:, 0] * x[:, 1], lambda v: v[0] * v[1]),
+    "relu of a sum times x1": (lambda x: tf.nn.relu(x[:, 0] + x[:, 1] - 0.3) * x[:, 0],
+                               lambda v: max(v[0] + v[1] - 0.3, 0) * v[0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWO_FEATURE_MODELS))
+def test_shapley_pairs_are_exact_on_two_feature_models(name):
+    """An order and its reverse are both orders of two features: samples=2 is exact enumeration."""
+    build, model = TWO_FEATURE_MODELS[name]
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 2))
+        t = build(x)
+    xs, baseline = samples((6, 2), seed=53) * 2, samples((2,), seed=54)
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        for k, seed in ((2, 0), (2, 1), (4, 2)):
+            a = de.explain("shapley_sampling", t, x, xs, samples=k, seed=seed, baseline=baseline)
+            for row, point in zip(a, xs.astype(np.float64)):
+                exact = exact_shapley(model, point, baseline.astype(np.float64))
+                tolerance = float32_tolerance(coalition_values(model, point, baseline))
+                np.testing.assert_allclose(row, exact, rtol=0, atol=tolerance)
+        # one order alone is not the Shapley value (the pair is what makes it exact)
+        single = de.explain("shapley_sampling", t, x, xs, samples=1, seed=0, baseline=baseline)
+    exact = np.array([exact_shapley(model, p, baseline.astype(np.float64)) for p in xs.astype(np.float64)])
+    assert np.abs(single - exact).max() > 0.1
+
+
+def test_shapley_pairs_are_exact_on_two_features_of_several_cells():
+    """sampling_dims=[1] on (2, 3) inputs: two features (rows) of three cells each."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 2, 3))
+        t = tf.minimum(tf.reduce_sum(x[:, 0], axis=1), tf.reduce_sum(x[:, 1], axis=1))
+    xs, baseline = samples((8, 2, 3), seed=55), samples((2, 3), seed=56)
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        a = de.explain("shapley_sampling", t, x, xs, samples=2, seed=3, sampling_dims=[1], baseline=baseline)
+    for row, point in zip(a, xs.astype(np.float64)):
+        sums, base_sums = point.sum(axis=1), baseline.astype(np.float64).sum(axis=1)
+        exact = exact_shapley(min, sums, base_sums)
+        tolerance = float32_tolerance(np.abs(point).sum(axis=1) + np.abs(baseline).sum(axis=1), terms=3)
+        np.testing.assert_allclose(row, np.repeat(exact[:, None] / 3, 3, axis=1), rtol=0, atol=tolerance)
+
+
+def test_shapley_pairs_are_exact_when_interactions_involve_two_features_at_most():
+    """A quadratic form x'Ax + w.x of 6 features: every pair of orders gives the Shapley values."""
+    rng = np.random.default_rng(56)
+    features = 6
+    a_matrix, w = rng.normal(size=(features, features)), rng.normal(size=features)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, features))
+        t = tf.reduce_sum(tf.matmul(x, a_matrix.astype(np.float32)) * x, axis=1) + tf.linalg.matvec(
+            x, w.astype(np.float32))
+    model = lambda v: v @ a_matrix.astype(np.float32) @ v + w.astype(np.float32) @ v  # noqa: E731
+    xs, baseline = samples((3, features), seed=57), samples((features,), seed=58)
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        results = {k: de.explain("shapley_sampling", t, x, xs, samples=k, seed=k, baseline=baseline)
+                   for k in (1, 2, 6)}
+    for i, point in enumerate(xs.astype(np.float64)):
+        exact = exact_shapley(model, point, baseline.astype(np.float64))
+        # rounding: each output is a float32 sum of features**2 + features terms; bound it by
+        # the sum of their magnitudes, rounded about `features` times along the way
+        sizes = coalition_values(lambda p: np.abs(p) @ np.abs(a_matrix) @ np.abs(p) + np.abs(w) @ np.abs(p),
+                                 point, baseline)
+        tolerance = float32_tolerance(sizes, terms=features)
+        for k in (2, 6):
+            np.testing.assert_allclose(results[k][i], exact, rtol=0, atol=tolerance)
+        assert np.abs(results[1][i] - exact).max() > 100 * tolerance  # a single order is not exact
+
+
+def test_shapley_orders_stay_uniform_so_odd_samples_are_unbiased():
+    """Every order (including the unpaired last one) is a uniform random permutation."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 4))
+        # interactions of three and four features, which pairs of orders do not make exact
+        t = x[:, 0] * x[:, 1] * x[:, 2] + 2 * x[:, 0] * x[:, 1] * x[:, 2] * x[:, 3] + tf.nn.relu(
+            x[:, 1] - x[:, 3])
+    model = lambda v: v[0] * v[1] * v[2] + 2 * v[0] * v[1] * v[2] * v[3] + max(v[1] - v[3], 0)  # noqa: E731
+    point = np.array([1.5, -1.0, 2.0, 0.5], np.float32)
+    exact = exact_shapley(model, point.astype(np.float64), np.zeros(4))
+    copies = 4000  # each copy of the point gets its own orders
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        for k in (1, 3):
+            a = de.explain("shapley_sampling", t, x, np.repeat(point[None], copies, 0), samples=k, seed=59)
+            error = np.abs(a.mean(axis=0) - exact)
+            assert a.std(axis=0).min() > 0.1  # the estimates do vary
+            assert (error < 4 * a.std(axis=0) / np.sqrt(copies)).all(), (k, error, a.std(axis=0))
 
 
 def test_progress_bar_can_be_switched_on_and_off(capsys, monkeypatch):

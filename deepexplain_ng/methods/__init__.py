@@ -3,6 +3,7 @@ from .base import Explainer
 from .gradient import GradientXInput, IntegratedGradients, Saliency
 from .perturbation import Occlusion, ShapleySampling
 from .rule_based import DeepLIFT, EpsilonLRP
+from ..errors import ExplainTypeError, ExplainValueError
 
 METHODS = {cls.name: cls for cls in (Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling)}
@@ -11,11 +12,11 @@ METHODS = {cls.name: cls for cls in (Saliency, GradientXInput, IntegratedGradien
 def method_class(name):
     """The Explainer class registered under ``name``."""
     if not isinstance(name, str):
-        raise TypeError(f"method must be a string, one of {sorted(METHODS)}; got {type(name).__name__}.")
+        raise ExplainTypeError(f"method must be a string, one of {sorted(METHODS)}; got {type(name).__name__}.")
     try:
         return METHODS[name]
     except KeyError:
-        raise ValueError(f"unknown method '{name}'; available: {', '.join(METHODS)}.") from None
+        raise ExplainValueError(f"unknown method '{name}'; available: {', '.join(METHODS)}.") from None
 
 
 __all__ = ["Explainer", "METHODS", "method_class"]

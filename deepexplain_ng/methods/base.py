@@ -1,13 +1,14 @@
 """The compiled Explainer: checks its arguments, builds its ops once, then only feeds."""
 import numbers
-import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from .. import feeding
 from ..overrides import mark
-from ..paths import UnsupportedOpWarning, check_path, path_ops
+from ..notices import UnsupportedOpWarning, warn
+from ..paths import batch_weight_factor, check_path, path_ops
+from ..errors import ExplainOptionError, ExplainTypeError, ExplainValueError
 
 tf1 = tf.compat.v1
 
@@ -17,12 +18,15 @@ def tensor_list(value, name):
     single = not isinstance(value, (list, tuple))
     values = [value] if single else list(value)
     if not values:
-        raise ValueError(f"{name} is an empty list; give a tensor or a list of tensors.")
+        raise ExplainValueError(f"{name} is an empty list; give a tensor or a list of tensors.")
     for i, v in enumerate(values):
         if not isinstance(v, tf.Tensor) or not hasattr(v, "graph"):
             label = name if single else f"{name}[{i}]"
-            raise TypeError(f"{label} must be a tf.Tensor of a graph (a static-graph tensor such as a "
-                            f"placeholder or a layer's output), got {type(v).__name__}.")
+            advice = ("; this is a Keras 3 symbolic tensor, which lives in no graph: bring the model "
+                      "into the context with `X, T = de.import_model(model)` and explain those tensors"
+                      if type(v).__name__ == "KerasTensor" else "")
+            raise ExplainTypeError(f"{label} must be a tf.Tensor of a graph (a static-graph tensor such as a "
+                                   f"placeholder or a layer's output), got {type(v).__name__}{advice}.")
     return values, single
 
 
@@ -38,17 +42,17 @@ def _learning_phase_feed(graph):
 
 def positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}).")
+        raise ExplainTypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}).")
     if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value}.")
+        raise ExplainValueError(f"{name} must be a positive integer, got {value}.")
     return int(value)
 
 
 def positive_float(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__}).")
+        raise ExplainTypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__}).")
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value}.")
+        raise ExplainOptionError(f"{name} must be a positive finite number, got {value}.")
     return float(value)
 
 
@@ -77,12 +81,13 @@ class Explainer:
         self.inputs, self._single = tensor_list(X, "X")
         targets, single_target = tensor_list(T, "T")
         if not single_target:
-            raise TypeError("T must be one tensor; to explain several outputs, sum them or pass "
+            raise ExplainTypeError("T must be one tensor; to explain several outputs, sum them or pass "
                             "weights through ys.")
-        self.target = targets[0]
+        # T * ys (DeepExplain's masking idiom): explain T with ys as per-sample weights
+        self.target, self.weight_factor = batch_weight_factor(targets[0])
         for label, tensor in [("T", self.target)] + [("X", x) for x in self.inputs]:
             if tensor.graph is not self.graph:
-                raise ValueError(f"{label} '{tensor.name}' belongs to another graph than the "
+                raise ExplainValueError(f"{label} '{tensor.name}' belongs to another graph than the "
                                  "DeepExplain context's session; build the model in the session's graph.")
         self._check_target()
         self.params = self._check_options(options)
@@ -94,14 +99,14 @@ class Explainer:
         foreign = mark(self.path)
         if foreign and self.rule_based:
             names = ", ".join(f"'{op.name}' ({op.type})" for op in foreign)
-            warnings.warn(f"{self.name}: these nonlinearities carry a gradient override of their own, "
-                          f"which the {self.name} rule does not replace: {names}.",
-                          UnsupportedOpWarning, stacklevel=3)
-        check_path(self.path, self.inputs, self.name, self.rule_based, self.max_pool_exact)
+            warn(f"{self.name}: these nonlinearities carry a gradient override of their own, "
+                 f"which the {self.name} rule does not replace: {names}.", UnsupportedOpWarning)
+        check_path(self.path, self.inputs, self.target, self.name, self.rule_based, self.max_pool_exact)
         self.target_shape = feeding.static_shape(self.target)[1:]
-        batch_dims = {x.shape[0] for x in self.inputs if x.shape.rank}
+        batch_dims = {x.shape.as_list()[0] for x in self.inputs if x.shape.rank}
         self.fixed_batch = batch_dims.pop() if len(batch_dims) == 1 and None not in batch_dims else None
         self._feed_defaults = _learning_phase_feed(self.graph)
+        self._check_inputs()  # last of the checks: a failed one leaves the graph as it was
         with self.graph.as_default(), tf1.name_scope(f"deepexplain_ng_{self.name.replace('*', '_')}"):
             self.weights = tf1.placeholder(self.target.dtype, (None,) + tuple(self.target_shape),
                                            name="target_weights")
@@ -114,24 +119,24 @@ class Explainer:
     def _check_target(self):
         shape = feeding.static_shape(self.target)
         if shape is None or len(shape) == 0:
-            raise ValueError(f"T '{self.target.name}' must have a batch axis (shape (n, ...)), got "
+            raise ExplainValueError(f"T '{self.target.name}' must have a batch axis (shape (n, ...)), got "
                              f"shape {self.target.shape}.")
         if not self.target.dtype.is_floating:
-            raise TypeError(f"T '{self.target.name}' must be a float tensor, got {self.target.dtype.name}.")
+            raise ExplainTypeError(f"T '{self.target.name}' must be a float tensor, got {self.target.dtype.name}.")
         for x in self.inputs:
             if not x.dtype.is_floating:
-                raise TypeError(
+                raise ExplainTypeError(
                     f"X '{x.name}' has dtype {x.dtype.name}: no gradient flows from integer inputs "
                     "(token ids, indices). For an embedding model, explain the embedding lookup's "
                     "output instead and sum the attributions over the embedding axis.")
             if x.shape.rank is None or x.shape.rank == 0:
-                raise ValueError(f"X '{x.name}' must have a batch axis (shape (n, ...)), got {x.shape}.")
+                raise ExplainValueError(f"X '{x.name}' must have a batch axis (shape (n, ...)), got {x.shape}.")
 
     def _check_options(self, options):
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             allowed = sorted(self.options) + sorted(self.common_options)
-            raise TypeError(f"method '{self.name}' got unknown keyword(s) {unknown}; it accepts "
+            raise ExplainTypeError(f"method '{self.name}' got unknown keyword(s) {unknown}; it accepts "
                             f"{allowed}.")
         params = dict(self.options)
         params.update(options)
@@ -141,10 +146,13 @@ class Explainer:
         """Check and normalise the method's keywords (subclasses extend)."""
         return params
 
+    def _check_inputs(self):
+        """Method-specific checks of X that create no ops (subclasses extend)."""
+
     def _check_connected(self, reached):
         for x, hit in zip(self.inputs, reached):
             if not hit:
-                raise ValueError(
+                raise ExplainValueError(
                     f"X '{x.name}' is not connected to T '{self.target.name}' by a differentiable "
                     "path, so it gets no attribution. If X feeds an embedding lookup (token ids), "
                     "explain the lookup's output instead (its float tensor) and sum the attributions "
@@ -159,7 +167,8 @@ class Explainer:
                 None when X is a hidden tensor (a layer's output, an embedding) computed from
                 the model's raw inputs given in ``feed``.
             ys: optional target weights of shape ``(n,) + T.shape[1:]`` (e.g. one-hot), or ``n``
-                integer class indices when T is ``(n, classes)``; None sums all outputs of T.
+                integer class indices when T is ``(n, classes)``, or ``"predicted"`` (each
+                sample's top class of T, from one extra forward pass); None sums all outputs of T.
             batch_size: samples of ``xs`` per chunk (None: all at once, bounded by the memory
                 budget); it never changes the numbers.
             feed: dict ``{placeholder (tensor or name): value}``. With ``xs``: other
@@ -177,10 +186,14 @@ class Explainer:
             feed = {k: v for k, v in feed.items() if np.ndim(v) == 0}
         xs = feeding.input_list(xs, self.inputs)
         n = xs[0].shape[0]
-        weights = feeding.target_weights(ys, n, self.target_shape, self.target.dtype.as_numpy_dtype)
-        step = n if batch_size is None else batch_size
         extra = dict(self._feed_defaults)
         extra.update(feed)
+        if isinstance(ys, str):
+            ys = self._predicted_classes(ys, xs, extra)
+        weights = feeding.target_weights(ys, n, self.target_shape, self.target.dtype.as_numpy_dtype)
+        if self.weight_factor is not None:
+            weights = weights * self._factor_rows(n)
+        step = n if batch_size is None else batch_size
         context = self._prepare(xs, extra)
         outputs = [np.empty(x.shape, x.dtype) for x in xs]
         for lo in range(0, n, step):
@@ -190,11 +203,39 @@ class Explainer:
                 out[lo:hi] = part
         return outputs[0] if self._single else outputs
 
+    def _predicted_classes(self, ys, xs, extra):
+        """``ys="predicted"``: each sample's top class of T, as class indices."""
+        if ys != "predicted":
+            raise ExplainValueError(f"ys: expected weights, class indices, None or \"predicted\", got {ys!r}.")
+        if len(self.target_shape) != 1:
+            raise ExplainValueError(f"ys=\"predicted\" needs a target of shape (n, classes), got T "
+                                    f"'{self.target.name}' of shape {self.target.shape}.")
+        classes = np.empty(xs[0].shape[0], np.int64)
+
+        def make_feed(lo, hi):
+            return {x: a[lo:hi] for x, a in zip(self.inputs, xs)}
+
+        def consume(lo, hi, values):
+            classes[lo:hi] = values[0].argmax(axis=1)
+
+        feeding.run_rows(self.session, [self.target], len(classes), make_feed, consume, self.rows_per_run(),
+                         self.fixed_batch, False, None, extra)
+        return classes
+
+    def _factor_rows(self, n):
+        factor = self.weight_factor
+        if factor.shape[0] != n:
+            raise ExplainValueError(
+                f"T: '{self.target.name}' is multiplied by a constant of {factor.shape[0]} rows (the "
+                f"`T * ys` masking idiom), so xs must have {factor.shape[0]} samples; got {n}. Pass the "
+                "mask as ys= instead (one row per sample of xs), and the target unmasked as T.")
+        return factor.astype(self.target.dtype.as_numpy_dtype)
+
     def _check_feed(self, feed):
         if feed is None:
             return {}
         if not isinstance(feed, dict):
-            raise TypeError(f"feed must be a dict {{placeholder: value}}, got {type(feed).__name__}.")
+            raise ExplainTypeError(f"feed must be a dict {{placeholder: value}}, got {type(feed).__name__}.")
         checked = {}
         for key, value in feed.items():
             tensor = key
@@ -202,9 +243,9 @@ class Explainer:
                 try:
                     tensor = self.graph.get_tensor_by_name(key if ":" in key else key + ":0")
                 except (KeyError, ValueError) as error:
-                    raise ValueError(f"feed: no tensor named '{key}' in the graph ({error}).") from None
+                    raise ExplainValueError(f"feed: no tensor named '{key}' in the graph ({error}).") from None
             if not isinstance(tensor, tf.Tensor) or tensor.graph is not self.graph:
-                raise TypeError(f"feed: keys must be tensors of the explainer's graph (or their names), "
+                raise ExplainTypeError(f"feed: keys must be tensors of the explainer's graph (or their names), "
                                 f"got {key!r}.")
             checked[tensor] = feeding.as_array(f"feed['{tensor.name}']", value, tensor.dtype.as_numpy_dtype)
         return checked
@@ -214,11 +255,11 @@ class Explainer:
         batched = {k: v for k, v in feed.items() if np.ndim(v) > 0}
         if not batched:
             names = ", ".join(f"'{x.name}'" for x in self.inputs)
-            raise ValueError(f"xs: give the values of X ({names}), or the model's raw inputs as "
+            raise ExplainValueError(f"xs: give the values of X ({names}), or the model's raw inputs as "
                              "feed={input_placeholder: array} so the explainer computes X from them.")
         counts = {k.name: v.shape[0] for k, v in batched.items()}
         if len(set(counts.values())) > 1:
-            raise ValueError(f"feed: the raw inputs need the same number of samples, got {counts}.")
+            raise ExplainValueError(f"feed: the raw inputs need the same number of samples, got {counts}.")
         n = next(iter(counts.values()))
         step = batch_size or self.rows_per_run()
         constants = {k: v for k, v in feed.items() if np.ndim(v) == 0}

@@ -9,6 +9,7 @@ import tensorflow as tf
 from .. import feeding
 from ..overrides import active_rule
 from .base import Explainer, positive_int
+from ..errors import ExplainValueError
 
 
 class GradientExplainer(Explainer):
@@ -49,7 +50,7 @@ class GradientExplainer(Explainer):
             return None
         values = baseline if len(self.inputs) > 1 else [baseline]
         if len(self.inputs) > 1 and (not isinstance(baseline, (list, tuple)) or len(baseline) != len(self.inputs)):
-            raise ValueError(f"baseline: X is a list of {len(self.inputs)} tensors, so baseline must be "
+            raise ExplainValueError(f"baseline: X is a list of {len(self.inputs)} tensors, so baseline must be "
                              f"a list of {len(self.inputs)} arrays (or None for zeros).")
         for i, (b, x) in enumerate(zip(values, self.inputs)):
             label = f"baseline[{i}]" if len(self.inputs) > 1 else "baseline"
@@ -58,7 +59,7 @@ class GradientExplainer(Explainer):
             ok = (b.ndim == 0 or (b.ndim == len(sample) and all(s is None or s == d for s, d in zip(sample, b.shape)))
                   or (b.ndim == len(sample) + 1 and all(s is None or s == d for s, d in zip(sample, b.shape[1:]))))
             if not ok:
-                raise ValueError(f"{label}: expected the input's shape without the batch axis "
+                raise ExplainValueError(f"{label}: expected the input's shape without the batch axis "
                                  f"{feeding.shape_str(sample)} (or one baseline per sample, "
                                  f"{feeding.shape_str(('n',) + sample)}), got {b.shape}.")
         return baseline

@@ -4,13 +4,14 @@ Perturbed inputs are rows generated chunk by chunk (never all at once) and evalu
 ``session.run`` per chunk under the memory budget; only the scores S of the rows are kept.
 """
 import numbers
-import warnings
 
 import numpy as np
 from skimage.util import view_as_windows
 
 from .. import feeding
+from ..notices import warn
 from .base import Explainer, positive_int
+from ..errors import ExplainTypeError, ExplainValueError
 
 
 def _per_axis(name, value, shape):
@@ -18,10 +19,10 @@ def _per_axis(name, value, shape):
     values = (value,) * len(shape) if isinstance(value, numbers.Integral) else value
     if not isinstance(values, (tuple, list)) or len(values) != len(shape) or not all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
-        raise TypeError(f"{name}: expected an int or a tuple of {len(shape)} ints (one per axis of the "
+        raise ExplainTypeError(f"{name}: expected an int or a tuple of {len(shape)} ints (one per axis of the "
                         f"input's shape {tuple(shape)} without batch), got {value!r}.")
     if any(v <= 0 for v in values):
-        raise ValueError(f"{name}: values must be positive, got {tuple(values)}.")
+        raise ExplainValueError(f"{name}: values must be positive, got {tuple(values)}.")
     return tuple(int(v) for v in values)
 
 
@@ -32,14 +33,17 @@ class PerturbationExplainer(Explainer):
     options = {"baseline": None}
 
     def _build(self):
+        pass  # S(x) is all these methods evaluate; the base class builds it
+
+    def _check_inputs(self):
         if len(self.inputs) > 1:
-            raise ValueError(
+            raise ExplainValueError(
                 f"{self.name} perturbs one input tensor, and X is a list of {len(self.inputs)}: how to "
                 "perturb several inputs jointly is not defined. Concatenate them into one input tensor, "
                 "or use a gradient method (saliency, grad*input, intgrad, elrp, deeplift).")
         shape = self.inputs[0].shape.as_list()[1:]
         if None in shape:
-            raise ValueError(f"{self.name}: X '{self.inputs[0].name}' needs a known shape without batch, "
+            raise ExplainValueError(f"{self.name}: X '{self.inputs[0].name}' needs a known shape without batch, "
                              f"got {self.inputs[0].shape}.")
         self.sample_shape = tuple(shape)
         self.baseline = self._check_baseline(self.params["baseline"])
@@ -52,7 +56,7 @@ class PerturbationExplainer(Explainer):
         if array.ndim == 0:
             return np.full(self.sample_shape, array, dtype)
         if array.shape != self.sample_shape:
-            raise ValueError(f"baseline: expected a scalar or an array of the input's shape without "
+            raise ExplainValueError(f"baseline: expected a scalar or an array of the input's shape without "
                              f"the batch axis {self.sample_shape}, got {array.shape}.")
         return array
 
@@ -93,13 +97,13 @@ class Occlusion(PerturbationExplainer):
     name = "occlusion"
     options = {"window_shape": 1, "step": 1, "baseline": None}
 
-    def _build(self):
-        super()._build()
+    def _check_inputs(self):
+        super()._check_inputs()
         shape = self.sample_shape
         window = _per_axis("window_shape", self.params["window_shape"], shape)
         step = _per_axis("step", self.params["step"], shape)
         if any(w > s for w, s in zip(window, shape)):
-            raise ValueError(f"window_shape: {window} is larger than the input's shape without batch {shape}.")
+            raise ExplainValueError(f"window_shape: {window} is larger than the input's shape without batch {shape}.")
         grid = np.arange(int(np.prod(shape))).reshape(shape)
         # flat indices of the features in each window: (windows, window size)
         self.windows = view_as_windows(grid, window, step).reshape(-1, int(np.prod(window)))
@@ -107,8 +111,8 @@ class Occlusion(PerturbationExplainer):
         self.coverage = counts * self.windows.shape[1]  # sum of the sizes of the windows covering i
         uncovered = int((counts == 0).sum())
         if uncovered:
-            warnings.warn(f"occlusion: window_shape {window} with step {step} leaves {uncovered} of "
-                          f"{grid.size} features uncovered; their attributions are NaN.", stacklevel=4)
+            warn(f"occlusion: window_shape {window} with step {step} leaves {uncovered} of "
+                          f"{grid.size} features uncovered; their attributions are NaN.")
 
     def _explain(self, xs, weights, rows, context, extra):
         x = xs[0]
@@ -135,7 +139,7 @@ class Occlusion(PerturbationExplainer):
 
 
 class ShapleySampling(PerturbationExplainer):
-    """Shapley value sampling (Castro et al. 2009).
+    """Shapley value sampling (Castro et al. 2009) with paired, orthogonal orders.
 
     Features are the cells of the ``sampling_dims`` axes of the input (1-based, as in
     DeepExplain: for NHWC images ``[1, 2]`` makes each pixel, all channels together, one
@@ -145,8 +149,23 @@ class ShapleySampling(PerturbationExplainer):
     one order sum to S(x) - S(baseline). A feature's value is spread evenly over its cells, so
     the attribution map sums to the mean of those totals too.
 
+    The orders are not independent draws: they come in antithetic pairs, an order and its
+    reverse (for an odd ``samples`` the last pair gives its first order only). Each order is
+    still uniformly random, so the estimate stays unbiased, but a pair is exact for any model
+    whose interactions involve at most two features (all two-feature models, products
+    ``x_i * x_j``, quadratic forms): with an even ``samples`` these get their exact Shapley
+    values. Moreover the pairs are drawn in blocks of up to F - 1 (F features) from orthogonal
+    directions: an order is the argsort of a direction of the hyperplane ``sum = 0`` and the
+    directions of a block are orthonormal ("orthogonal spherical codes", Mitchell et al. 2022,
+    Sampling Permutations for Shapley Value Estimation), which spreads the orders of a block
+    apart. On random MLPs of 8-10 features, whose interactions mostly involve three or more
+    features, the error is 0.47-0.75x that of independent orders at the same number of model
+    rows (``benchmarks/shapley_error.py``). Rows and their cost are unchanged: ``samples``
+    orders of F - 1 rows each, plus S(x) and S(baseline), per input sample.
+
     Options: ``samples=5`` (orders per input sample), ``sampling_dims=None``, ``seed=None``
-    (an int makes results reproducible), ``baseline`` (scalar or array of one sample's shape).
+    (an int makes results reproducible, whatever ``batch_size`` or ``memory_budget``),
+    ``baseline`` (scalar or array of one sample's shape).
     """
 
     name = "shapley_sampling"
@@ -156,17 +175,17 @@ class ShapleySampling(PerturbationExplainer):
         params["samples"] = positive_int("samples", params["samples"])
         seed = params["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"seed must be None or an int, got {seed!r}.")
+            raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
         return params
 
-    def _build(self):
-        super()._build()
+    def _check_inputs(self):
+        super()._check_inputs()
         rank = len(self.sample_shape)
         dims = self.params["sampling_dims"]
         dims = list(range(1, rank + 1)) if dims is None else dims
         if (not isinstance(dims, (list, tuple)) or not dims or len(set(dims)) != len(dims)
                 or not all(isinstance(d, numbers.Integral) and 1 <= d <= rank for d in dims)):
-            raise ValueError(f"sampling_dims: expected distinct axes of the input in 1..{rank} (axis 0 is "
+            raise ExplainValueError(f"sampling_dims: expected distinct axes of the input in 1..{rank} (axis 0 is "
                              f"the batch), e.g. [1, 2] for the pixels of NHWC images; got {dims!r}.")
         self.sampled = sorted(int(d) - 1 for d in dims)
         rest = [a for a in range(rank) if a not in self.sampled]
@@ -185,9 +204,32 @@ class ShapleySampling(PerturbationExplainer):
 
     def _prepare(self, xs, extra):
         rng = np.random.default_rng(self.params["seed"])
-        n, samples = xs[0].shape[0], self.params["samples"]
         # orders are drawn for all samples up front, so chunking never changes them
-        return np.argsort(rng.random((n, samples, self.features)), axis=2)
+        return self._paired_orders(rng, xs[0].shape[0], self.params["samples"], self.features)
+
+    @staticmethod
+    def _paired_orders(rng, n, samples, features):
+        """Removal orders, shape (n, samples, features): antithetic pairs from orthogonal directions.
+
+        Per input sample, ceil(samples / 2) directions u of the hyperplane sum(u) = 0, in blocks
+        of up to features - 1 orthonormal ones (QR of a Gaussian matrix projected on the plane,
+        signs fixed so that each direction is uniform on the sphere); direction u gives the pair
+        (argsort(u), its reverse), so every single order is a uniform random permutation.
+        """
+        if features == 1:
+            return np.zeros((n, samples, 1), np.intp)
+        pairs = -(-samples // 2)
+        width = min(features - 1, pairs)  # directions per orthogonal block
+        blocks = -(-pairs // width)
+        gauss = rng.normal(size=(n, blocks, features, width))
+        gauss -= gauss.mean(axis=2, keepdims=True)
+        q, r = np.linalg.qr(gauss)
+        # Q's column j is then the normalised part of Gaussian column j orthogonal to the previous
+        # ones: uniform on the sphere (LAPACK's own signs depend on the data and bias odd samples)
+        q *= np.where(np.diagonal(r, axis1=2, axis2=3) < 0, -1.0, 1.0)[:, :, None, :]
+        directions = np.swapaxes(q, 2, 3).reshape(n, blocks * width, features)[:, :pairs]
+        first = np.argsort(directions, axis=2)
+        return np.stack([first, first[:, :, ::-1]], axis=2).reshape(n, 2 * pairs, features)[:, :samples]
 
     def _explain(self, xs, weights, rows, orders, extra):
         x, orders = xs[0], orders[rows]
