@@ -69,7 +69,7 @@ def test_the_demo_compares_every_registered_method(example, script):
     timed = re.findall(r"^\s*(\S+): +[0-9.]+ s for 4 digits", output, re.M)
     assert timed == [m for m in ("saliency", "grad*input", "intgrad", "elrp", "deeplift", "occlusion",
                                  "shapley_sampling") if m in available_methods()]
-    assert sorted(timed) == sorted(available_methods())
+    assert sorted(timed) == sorted(m for m in available_methods() if m != "zero")  # zero: plumbing only
     png = out / "compare_methods.png"
     assert f"wrote {png}" in output
     assert png.stat().st_size > 10_000

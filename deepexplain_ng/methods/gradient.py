@@ -73,6 +73,20 @@ class GradientExplainer(Explainer):
         return [b if b.shape[0] == 1 else b[rows] for b in baselines]
 
 
+class Zero(Explainer):
+    """All-zero attributions of X's shape (DeepExplain's ``zero``): a baseline method for testing
+    a pipeline's plumbing. It builds no gradient and activates no rule."""
+
+    name = "zero"
+    uses_gradients = False
+
+    def _build(self):
+        pass
+
+    def _explain(self, xs, weights, rows, context, extra):
+        return [np.zeros(x.shape, np.float32) for x in xs]
+
+
 class Saliency(GradientExplainer):
     """|dS/dx| (Simonyan et al. 2014)."""
 

@@ -1,0 +1,81 @@
+"""DeepExplain's contract: its errors, its `zero` method, its masking idiom, its TF1 programs."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deepexplain_ng import DeepExplain, ExplainError, available_methods
+from builders import mlp_graph, mlp_weights, samples
+
+tf1 = tf.compat.v1
+ALL = {"saliency": {}, "grad*input": {}, "intgrad": {"steps": 10}, "elrp": {}, "deeplift": {},
+       "occlusion": {}, "shapley_sampling": {"seed": 0, "samples": 4}}
+
+
+def test_zero_is_all_zeros_and_leaves_no_rule_active():
+    graph, sess, x, t = mlp_graph(tf.nn.relu, seed=90)
+    xs = samples((3, 5), seed=91)
+    assert "zero" in available_methods()
+    with graph.as_default():
+        before = tf.gradients(t, x)[0]
+    with DeepExplain(session=sess) as de:
+        a = de.explain("zero", t, x, xs)
+        after = tf.gradients(t, x)[0]  # e.g. a training step built right after it
+    assert a.shape == xs.shape and a.dtype == np.float32 and not a.any()
+    np.testing.assert_array_equal(sess.run(after, {x: xs}), sess.run(before, {x: xs}))
+
+
+def test_bad_arguments_are_runtime_errors_as_in_deepexplain():
+    graph, sess, x, t = mlp_graph(seed=92)
+    xs = samples((3, 5), seed=93)
+    bad_calls = [lambda de: de.explain("nope", t, x, xs),
+                 lambda de: de.explain("saliency", "T", x, xs),
+                 lambda de: de.explain("saliency", t, [x, 3], [xs, xs]),
+                 lambda de: de.explain("saliency", t, x, xs, ys=np.ones((2, 3))),
+                 lambda de: de.explain("saliency", t, x, xs[:, :4]),
+                 lambda de: de.explain("occlusion", t, [x, x], [xs, xs]),
+                 lambda de: de.explain("intgrad", t, x, xs, stepz=3)]
+    with DeepExplain(session=sess) as de:
+        for call in bad_calls:
+            with pytest.raises(RuntimeError) as caught:
+                call(de)
+            assert isinstance(caught.value, ExplainError)
+        with pytest.raises(AssertionError):
+            de.explain("elrp", t, x, xs, epsilon=0)
+        np.testing.assert_allclose(de.explain("saliency", t, x, xs).shape, xs.shape)  # still usable
+
+
+@pytest.mark.parametrize("method", list(ALL))
+def test_masked_target_idiom_equals_ys_for_every_method_and_batching(method):
+    graph, sess, x, t = mlp_graph(tf.nn.tanh, seed=94)
+    xs = samples((5, 5), seed=95)
+    ys = np.eye(3)[[0, 1, 2, 1, 0]]
+    with DeepExplain(session=sess) as de:
+        masked = de.explain(method, t * ys, x, xs, batch_size=2, **ALL[method])
+        weighted = de.explain(method, t, x, xs, ys=ys, **ALL[method])
+        np.testing.assert_allclose(masked, weighted, rtol=0, atol=1e-5 * np.abs(weighted).max())
+        with pytest.raises(ExplainError, match="ys="):
+            de.explain(method, t * ys, x, xs[:4], **ALL[method])
+
+
+def test_predicted_class_is_each_samples_argmax():
+    graph, sess, x, t = mlp_graph(tf.nn.relu, seed=96)
+    xs = samples((6, 5), seed=97)
+    top = sess.run(t, {x: xs}).argmax(axis=1)
+    with DeepExplain(session=sess) as de:
+        for method in ("grad*input", "deeplift"):
+            np.testing.assert_array_equal(de.explain(method, t, x, xs, ys="predicted", batch_size=4),
+                                          de.explain(method, t, x, xs, ys=top, batch_size=4))
+        with pytest.raises(ExplainError, match="predicted"):
+            de.explain("saliency", t, x, xs, ys="best")
+
+
+def test_v1_shapes_with_dimension_objects():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, tf1.TensorShape([tf1.Dimension(None), tf1.Dimension(5)]))
+        w, b = mlp_weights(sizes=(5, 3), seed=98)[0]
+        t = tf.matmul(x, w) + b
+    xs = samples((4, 5), seed=99)
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        np.testing.assert_allclose(de.explain("grad*input", t, x, xs, ys=[0, 1, 2, 0]),
+                                   xs * w[:, [0, 1, 2, 0]].T, rtol=1e-5)
