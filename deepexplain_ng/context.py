@@ -5,12 +5,13 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from .feeding import DEFAULT_MEMORY_BUDGET
-from .methods import method_class
-from .models import (FrozenModel, ImportedModel, behind_identities, flat_graph_def, freeze, keras_session,
-                     load_graph_def, pre_activation)
-from .overrides import override_scope
 from .errors import ExplainTypeError, ExplainValueError
+from .feeding import DEFAULT_MEMORY_BUDGET
+from .flatten import flat_graph_def
+from .methods import method_class
+from .models import (FrozenModel, ImportedModel, behind_identities, freeze, keras_session, load_graph_def,
+                     pre_activation)
+from .overrides import override_scope
 
 tf1 = tf.compat.v1
 

@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import tqdm
+
 from .errors import ExplainTypeError, ExplainValueError
 
 #: Default memory budget of one ``session.run`` (bytes of activations and gradients).

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import tensorflow as tf
 from tensorflow.python.eager import context as eager_context
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
 from .errors import ExplainError, ExplainTypeError, ExplainValueError
 
 tf1 = tf.compat.v1
 _PASS_THROUGH = frozenset({"Identity", "IdentityN", "Snapshot"})
 _SQUASHING = frozenset({"Softmax", "Sigmoid"})
-_OVERRIDE_ATTRIBUTE = "_gradient_op_type"
 
 
 def keras_session():
@@ -186,24 +186,6 @@ def _constants(function):
     # aggressive inlining also inlines calls holding stateful ops (e.g. random ops that
     # inference never runs), which would otherwise stay as opaque function calls
     return convert_variables_to_constants_v2(function, aggressive_inlining=True)
-
-
-def flat_graph_def(graph_def):
-    """``graph_def`` with custom gradients dropped, so every op has its ordinary gradient.
-
-    A ``tf.custom_gradient`` (swish and silu carry one) survives freezing as an op attribute
-    naming a Python function that refers to tensors of the traced function's graph; in
-    another graph it cannot be called. The ordinary gradient of the same ops is the same
-    derivative, and it is what the rules and the path search understand.
-    """
-    copy = tf1.GraphDef()
-    copy.CopyFrom(graph_def)
-    nodes = list(copy.node) + [node for function in copy.library.function for node in function.node_def]
-    for node in nodes:
-        override = node.attr.get(_OVERRIDE_ATTRIBUTE)
-        if override is not None and override.s.startswith(b"CustomGradient"):
-            del node.attr[_OVERRIDE_ATTRIBUTE]
-    return copy
 
 
 def freeze(model):

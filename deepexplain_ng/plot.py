@@ -11,6 +11,7 @@ without a display set ``MPLBACKEND=Agg`` (or call ``matplotlib.use``) before imp
 from collections.abc import Mapping
 
 import numpy as np
+
 from .errors import ExplainValueError
 
 #: Diverging colormap name: blue (negative) - white (0) - red (positive).

@@ -79,3 +79,26 @@ def test_v1_shapes_with_dimension_objects():
     with DeepExplain(session=tf1.Session(graph=graph)) as de:
         np.testing.assert_allclose(de.explain("grad*input", t, x, xs, ys=[0, 1, 2, 0]),
                                    xs * w[:, [0, 1, 2, 0]].T, rtol=1e-5)
+
+
+def test_shapley_returns_deepexplains_shapes_and_expand_gives_the_input_shape():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 4, 3, 2))
+        t = tf.reshape(tf.tanh(x), [-1, 24]) @ samples((24, 2), seed=100)
+    xs = samples((3, 4, 3, 2), seed=101)
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        for dims, shape in (([1, 2], (3, 4, 3)), ([1], (3, 4)), ([3], (3, 2)), (None, (3, 4, 3, 2))):
+            a = de.explain("shapley_sampling", t, x, xs, ys=[0, 1, 0], sampling_dims=dims, seed=1)
+            spread = de.explain("shapley_sampling", t, x, xs, ys=[0, 1, 0], sampling_dims=dims, seed=1,
+                                expand=True)
+            batched = de.get_explainer("shapley_sampling", t, x, sampling_dims=dims, seed=1).run(
+                xs, ys=[0, 1, 0], batch_size=2)
+            assert a.shape == shape and batched.shape == shape and spread.shape == xs.shape
+            np.testing.assert_allclose(a.sum(axis=tuple(range(1, a.ndim))), spread.sum(axis=(1, 2, 3)),
+                                       rtol=1e-5)
+            np.testing.assert_allclose(batched, a, rtol=0, atol=1e-5 * np.abs(a).max())
+        # every other method returns the input's shape, one array per input
+        for method in ("zero", "saliency", "grad*input", "intgrad", "elrp", "deeplift", "occlusion"):
+            assert de.explain(method, t, x, xs).shape == xs.shape
+            assert de.get_explainer(method, t, x).run(xs, batch_size=2).shape == xs.shape

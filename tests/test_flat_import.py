@@ -34,6 +34,13 @@ def _function_call():  # a tf.function inside a layer traces to a PartitionedCal
     return keras.Model(i, keras.layers.Dense(3)(h)), samples((4, 5), seed=71)
 
 
+def _grouped_convolutions():  # Keras runs grouped convolutions in an XLA-compiled function
+    i = keras.Input((6, 6, 4))
+    h = keras.layers.Conv2D(8, 3, padding="same", groups=4, activation="relu")(i)  # depthwise
+    h = keras.layers.Conv2D(4, 3, padding="same", groups=2)(h)                     # two groups
+    return keras.Model(i, keras.layers.Dense(3)(keras.layers.Flatten()(h))), samples((4, 6, 6, 4), seed=76)
+
+
 def _recurrent(kind):
     def build():
         i = keras.Input((6, 4))
@@ -58,7 +65,8 @@ def _nested():
     return keras.Model(outer_input, keras.layers.Dense(3)(base(outer_input))), samples((4, 5), seed=74)
 
 
-BUILDERS = {"custom_gradient": _swish_mlp, "function_call": _function_call, "lstm": _recurrent("LSTM"),
+BUILDERS = {"custom_gradient": _swish_mlp, "function_call": _function_call,
+            "grouped_convolutions": _grouped_convolutions, "lstm": _recurrent("LSTM"),
             "gru": _recurrent("GRU"), "einsum_attention": _attention, "nested_model": _nested}
 CLASSES = np.array([0, 1, 2, 1])
 

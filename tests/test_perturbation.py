@@ -140,7 +140,7 @@ def test_shapley_efficiency_every_order_sums_to_the_delta(dims):
         # and a half: each sample's attributions sum to its own S(x) - S(baseline)
         for seed, k in enumerate((1, 2, 3)):
             a = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=k, seed=seed,
-                           sampling_dims=dims, baseline=baseline)
+                           sampling_dims=dims, baseline=baseline, expand=True)
             np.testing.assert_allclose(a.sum(axis=(1, 2, 3)), score, rtol=1e-4, atol=1e-5)
     if dims == [1, 2]:  # a pixel's channels are one feature: its credit is split evenly
         np.testing.assert_allclose(a[..., 0], a[..., 1], rtol=1e-6)
@@ -173,7 +173,8 @@ def test_shapley_equals_the_sequential_algorithm_and_seed_batching_never_change_
     session, x, t = cnn_graph(seed=51)
     xs, classes = samples((3, 6, 6, 2), seed=52), np.array([0, 1, 2])
     with DeepExplain(session=session) as de:
-        explainer = de.get_explainer("shapley_sampling", t, x, samples=3, seed=7, sampling_dims=[1, 2])
+        explainer = de.get_explainer("shapley_sampling", t, x, samples=3, seed=7, sampling_dims=[1, 2],
+                                     expand=True)
         orders = explainer._prepare([xs], {})
         # a pair (an order and its reverse), then the first order of the next pair
         assert orders.shape == (3, 3, 36)
@@ -182,9 +183,9 @@ def test_shapley_equals_the_sequential_algorithm_and_seed_batching_never_change_
         expected = sequential_shapley(session, x, t, xs, classes, orders, [1, 2])
         for batch_size, budget in ((None, None), (1, 5000), (2, 1)):
             a = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=3, seed=7, sampling_dims=[1, 2],
-                           batch_size=batch_size, memory_budget=budget)
+                           expand=True, batch_size=batch_size, memory_budget=budget)
             np.testing.assert_allclose(a, expected, rtol=1e-4, atol=1e-6)
-        other = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=3, seed=8, sampling_dims=[1, 2])
+        other = de.explain("shapley_sampling", t, x, xs, ys=classes, samples=3, seed=8, sampling_dims=[1, 2], expand=True)
     assert np.abs(other - expected).max() > 1e-4
 
 
@@ -237,7 +238,7 @@ def test_shapley_pairs_are_exact_on_two_features_of_several_cells():
         t = tf.minimum(tf.reduce_sum(x[:, 0], axis=1), tf.reduce_sum(x[:, 1], axis=1))
     xs, baseline = samples((8, 2, 3), seed=55), samples((2, 3), seed=56)
     with DeepExplain(session=tf1.Session(graph=graph)) as de:
-        a = de.explain("shapley_sampling", t, x, xs, samples=2, seed=3, sampling_dims=[1], baseline=baseline)
+        a = de.explain("shapley_sampling", t, x, xs, samples=2, seed=3, sampling_dims=[1], baseline=baseline, expand=True)
     for row, point in zip(a, xs.astype(np.float64)):
         sums, base_sums = point.sum(axis=1), baseline.astype(np.float64).sum(axis=1)
         exact = exact_shapley(min, sums, base_sums)

@@ -1,9 +1,9 @@
 """The registry of explanation methods: one name, one Explainer class."""
+from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
 from .gradient import GradientXInput, IntegratedGradients, Saliency, Zero
 from .perturbation import Occlusion, ShapleySampling
 from .rule_based import DeepLIFT, EpsilonLRP
-from ..errors import ExplainTypeError, ExplainValueError
 
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling)}

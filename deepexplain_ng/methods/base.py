@@ -5,10 +5,10 @@ import numpy as np
 import tensorflow as tf
 
 from .. import feeding
-from ..overrides import mark
-from ..notices import UnsupportedOpWarning, warn
-from ..paths import batch_weight_factor, check_path, path_ops
 from ..errors import ExplainOptionError, ExplainTypeError, ExplainValueError
+from ..notices import UnsupportedOpWarning, warn
+from ..overrides import mark
+from ..paths import batch_weight_factor, check_path, path_ops
 
 tf1 = tf.compat.v1
 
@@ -195,7 +195,7 @@ class Explainer:
             weights = weights * self._factor_rows(n)
         step = n if batch_size is None else batch_size
         context = self._prepare(xs, extra)
-        outputs = [np.empty(x.shape, x.dtype) for x in xs]
+        outputs = [np.empty(self.result_shape(x.shape), x.dtype) for x in xs]
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             chunk = self._explain([x[lo:hi] for x in xs], weights[lo:hi], slice(lo, hi), context, extra)
@@ -270,6 +270,10 @@ class Explainer:
             chunk.update({k: v[lo:lo + step] for k, v in batched.items()})
             parts.append(self.session.run(self.inputs, chunk))
         return [np.concatenate(values) for values in zip(*parts)]
+
+    def result_shape(self, shape):
+        """The shape of the attributions of inputs of ``shape`` (the input's, for most methods)."""
+        return shape
 
     def _prepare(self, xs, extra):
         """Per-call work shared by all chunks (e.g. reference activations)."""

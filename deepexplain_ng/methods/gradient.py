@@ -7,9 +7,9 @@ import numpy as np
 import tensorflow as tf
 
 from .. import feeding
+from ..errors import ExplainValueError
 from ..overrides import active_rule
 from .base import Explainer, positive_int
-from ..errors import ExplainValueError
 
 
 class GradientExplainer(Explainer):

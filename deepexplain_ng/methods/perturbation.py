@@ -9,9 +9,9 @@ import numpy as np
 from skimage.util import view_as_windows
 
 from .. import feeding
+from ..errors import ExplainTypeError, ExplainValueError
 from ..notices import warn
 from .base import Explainer, positive_int
-from ..errors import ExplainTypeError, ExplainValueError
 
 
 def _per_axis(name, value, shape):
@@ -146,8 +146,7 @@ class ShapleySampling(PerturbationExplainer):
     feature; the default is every non-batch axis). For each of ``samples`` random orders of the
     features, they are replaced by the baseline (default 0) one at a time, and each is credited
     with the drop of S it causes; a feature's Shapley value is its mean credit. The credits of
-    one order sum to S(x) - S(baseline). A feature's value is spread evenly over its cells, so
-    the attribution map sums to the mean of those totals too.
+    one order sum to S(x) - S(baseline).
 
     The orders are not independent draws: they come in antithetic pairs, an order and its
     reverse (for an odd ``samples`` the last pair gives its first order only). Each order is
@@ -163,15 +162,22 @@ class ShapleySampling(PerturbationExplainer):
     rows (``benchmarks/shapley_error.py``). Rows and their cost are unchanged: ``samples``
     orders of F - 1 rows each, plus S(x) and S(baseline), per input sample.
 
+    Result: as DeepExplain, one value per feature, shaped ``(n, *sizes of the sampled axes)``
+    (``(n, H, W)`` for NHWC images with ``sampling_dims=[1, 2]``; the input's shape by default).
+    With ``expand=True``, the input's shape, each feature's value spread evenly over its cells
+    (a map to plot over the image; it sums to the same totals).
+
     Options: ``samples=5`` (orders per input sample), ``sampling_dims=None``, ``seed=None``
-    (an int makes results reproducible, whatever ``batch_size`` or ``memory_budget``),
-    ``baseline`` (scalar or array of one sample's shape).
+    (an int makes results reproducible, whatever ``batch_size`` or ``memory_budget``, up to
+    float32 rounding), ``baseline`` (scalar or array of one sample's shape), ``expand=False``.
     """
 
     name = "shapley_sampling"
-    options = {"samples": 5, "sampling_dims": None, "seed": None, "baseline": None}
+    options = {"samples": 5, "sampling_dims": None, "seed": None, "baseline": None, "expand": False}
 
     def validate(self, params):
+        if not isinstance(params["expand"], bool):
+            raise ExplainTypeError(f"expand must be True or False, got {params['expand']!r}.")
         params["samples"] = positive_int("samples", params["samples"])
         seed = params["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
@@ -263,6 +269,14 @@ class ShapleySampling(PerturbationExplainer):
         credits = scores[:, :, :-1] - scores[:, :, 1:]  # credit of the j-th removed feature
         values = np.zeros((n, features), np.float64)
         np.add.at(values, (np.arange(n)[:, None, None], orders), credits)
+        if not self.params["expand"]:
+            return [(values / samples).reshape(self.result_shape(x.shape)).astype(x.dtype)]
         cells = x_f.shape[2]
         spread = np.repeat((values / (samples * cells))[:, :, None], cells, axis=2)
         return [self._from_features(spread).astype(x.dtype)]
+
+    def result_shape(self, shape):
+        """DeepExplain's shape: ``(n, *sizes of the sampled axes)``; with ``expand``, the input's."""
+        if self.params["expand"]:
+            return shape
+        return (shape[0],) + tuple(self.sample_shape[a] for a in self.sampled)
