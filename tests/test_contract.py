@@ -102,3 +102,39 @@ def test_shapley_returns_deepexplains_shapes_and_expand_gives_the_input_shape():
         for method in ("zero", "saliency", "grad*input", "intgrad", "elrp", "deeplift", "occlusion"):
             assert de.explain(method, t, x, xs).shape == xs.shape
             assert de.get_explainer(method, t, x).run(xs, batch_size=2).shape == xs.shape
+
+
+def _coupled_models():
+    """(name, T, X, xs): targets whose rows are not their samples' own."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x1, x2 = tf1.placeholder(tf.float32, (None, 2)), tf1.placeholder(tf.float32, (None, 2))
+        w1 = tf.constant([[1.0, 2.0], [3.0, 4.0]])  # (2, 2): broadcasts against the batch axis
+        broadcast = tf.nn.relu(tf.concat([x1 * w1, x2 * w1], 1))
+        x = tf1.placeholder(tf.float32, (None, 3))
+        centred = tf.nn.relu(x - tf.reduce_mean(x, axis=0)) @ samples((3, 2), seed=102)
+        mean, variance = tf.nn.moments(x, axes=[0])  # batch norm in training mode
+        normalised = tf.tanh(tf.nn.batch_normalization(x, mean, variance, None, None, 1e-3)) @ samples((3, 2), seed=103)
+        per_row = tf.nn.relu(x) @ samples((3, 2), seed=104)
+        fifty = per_row * tf1.placeholder_with_default(np.ones((50, 2), np.float32), (50, 2))
+    ones = np.ones((2, 2), np.float32)
+    xs = samples((50, 3), seed=105)
+    return graph, per_row, x, xs, [("broadcast weight", broadcast, [x1, x2], [ones, ones], {}),
+                                   ("mean over the batch", centred, x, xs[:4], {}),
+                                   ("batch statistics", normalised, x, xs[:4], {}),
+                                   ("T times 50 rows", fifty, x, xs, {"batch_size": 10})]
+
+
+@pytest.mark.parametrize("method", ["saliency", "intgrad", "deeplift", "occlusion", "shapley_sampling"])
+def test_a_target_coupling_rows_is_refused_before_any_number(method):
+    graph, per_row, x, xs, cases = _coupled_models()
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        for cause, t, X, values, options in cases:
+            if method in ("occlusion", "shapley_sampling") and isinstance(X, list):
+                continue
+            with pytest.raises(RuntimeError, match="rows") as caught:
+                de.explain(method, t, X, values, **options)
+            assert isinstance(caught.value, ExplainError), cause
+        # the session and graph stay usable: a per-row target gives its numbers
+        a = de.explain(method, per_row, x, xs[:4], ys=[0, 1, 0, 1])
+        assert a.shape == (4, 3) and np.isfinite(a).all()

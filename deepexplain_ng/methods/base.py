@@ -70,6 +70,8 @@ class Explainer:
     name = None
     options = {}
     uses_gradients = True
+    #: whether the method evaluates T on rows of its own (steps, baselines, copies, chunks)
+    batches_rows = True
     rule_based = False
     max_pool_exact = True
     #: keywords every method accepts
@@ -105,6 +107,8 @@ class Explainer:
         self.target_shape = feeding.static_shape(self.target)[1:]
         batch_dims = {x.shape.as_list()[0] for x in self.inputs if x.shape.rank}
         self.fixed_batch = batch_dims.pop() if len(batch_dims) == 1 and None not in batch_dims else None
+        self._check_static_batch()
+        self._rows_checked = self.fixed_batch is not None or not self.batches_rows
         self._feed_defaults = _learning_phase_feed(self.graph)
         self._check_inputs()  # last of the checks: a failed one leaves the graph as it was
         with self.graph.as_default(), tf1.name_scope(f"deepexplain_ng_{self.name.replace('*', '_')}"):
@@ -148,6 +152,45 @@ class Explainer:
 
     def _check_inputs(self):
         """Method-specific checks of X that create no ops (subclasses extend)."""
+
+    def _check_static_batch(self):
+        """T's rows must be X's rows: a batch axis that static shapes fix apart from X's is coupled."""
+        rows = self.target.shape.as_list()[0]
+        x_rows = {x.shape.as_list()[0] for x in self.inputs}
+        if rows is not None and x_rows != {rows}:
+            raise ExplainValueError(
+                f"T '{self.target.name}' has a fixed batch of {rows} rows while X's batch is "
+                f"{'free' if x_rows == {None} else sorted(x_rows, key=str)}: T's rows are not X's rows "
+                "(a weight or constant that broadcasts against the batch axis, a reduction over it). "
+                "The methods evaluate T on rows of their own (IG steps, baselines, perturbed copies), "
+                "so explain a target with one row per sample of X; to select classes, pass ys= "
+                "instead of multiplying T.")
+
+    def _probe_row_independence(self, xs, extra):
+        """Once per explainer: T of a row must not change when another row is in the batch.
+
+        Evaluates two different rows together and the first alone; a difference beyond float32
+        rounding means T mixes rows (a reduction over the batch axis, batch statistics as in
+        BatchNorm in training mode), and every batched result would depend on the batching.
+        """
+        first = [x[:1] for x in xs]
+        other = [x[1:2] if len(x) > 1 and not np.array_equal(x[1:2], x[:1]) else (0.5 * x[:1] + 0.25).astype(x.dtype)
+                 for x in xs]
+        if all(np.array_equal(a, b) for a, b in zip(first, other)):
+            return
+        together, alone = [
+            self.session.run(self.target, {**extra, **dict(zip(self.inputs, values))})[:1]
+            for values in ([np.concatenate([a, b]) for a, b in zip(first, other)], first)]
+        scale = max(float(np.abs(alone).max()), float(np.abs(together).max()), 1e-30)
+        change = float(np.abs(together - alone).max())
+        if change > 1e-4 * scale:
+            raise ExplainValueError(
+                f"T '{self.target.name}': its rows are coupled across the batch: T of one sample changed "
+                f"by {change:.3g} (of {scale:.3g}) when another sample was in the same batch (a reduction "
+                "over the batch axis, or batch statistics such as BatchNorm in training mode). The "
+                "methods batch IG steps, baselines and perturbed copies as rows, so the numbers would "
+                "depend on the batching. Explain the model in inference mode (Keras: training=False, "
+                "learning phase 0) or a target computed per sample.")
 
     def _check_connected(self, reached):
         for x, hit in zip(self.inputs, reached):
@@ -194,6 +237,9 @@ class Explainer:
         if self.weight_factor is not None:
             weights = weights * self._factor_rows(n)
         step = n if batch_size is None else batch_size
+        if not self._rows_checked:
+            self._probe_row_independence(xs, extra)
+            self._rows_checked = True
         context = self._prepare(xs, extra)
         outputs = [np.empty(self.result_shape(x.shape), x.dtype) for x in xs]
         for lo in range(0, n, step):

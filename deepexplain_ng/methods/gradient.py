@@ -79,6 +79,7 @@ class Zero(Explainer):
 
     name = "zero"
     uses_gradients = False
+    batches_rows = False
 
     def _build(self):
         pass
