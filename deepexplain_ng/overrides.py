@@ -16,7 +16,8 @@ import threading
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
-from .rules import NONLINEARITIES, original_gradient
+from .op_classes import RULED
+from .rules import original_gradient
 
 GRADIENT_NAME = "DeepExplainNGGradient"
 _STATE_ATTRIBUTE = "_deepexplain_ng_rules"
@@ -63,8 +64,9 @@ _register()
 
 
 def override_scope(graph):
-    """Context manager marking nonlinearities built in ``graph`` inside it."""
-    return graph.gradient_override_map({kind: GRADIENT_NAME for kind in NONLINEARITIES})
+    """Context manager marking the ops a rule may apply to (nonlinearities, products, max,
+    softmax, ...) built in ``graph`` inside it; without an active rule they keep their gradient."""
+    return graph.gradient_override_map({kind: GRADIENT_NAME for kind in RULED})
 
 
 def _override_of(op):
@@ -82,14 +84,14 @@ def is_marked(op):
 
 
 def mark(ops):
-    """Mark the nonlinearities among ``ops`` after the fact; return the ops skipped.
+    """Mark the ops among ``ops`` a rule may apply to, after the fact; return the ops skipped.
 
     Ops that already carry another gradient override (a user's custom gradient) are
     left alone and returned, so the caller can say so.
     """
     foreign = []
     for op in ops:
-        if op.type not in NONLINEARITIES:
+        if op.type not in RULED:
             continue
         override = _override_of(op)
         if override is None:

@@ -2,33 +2,9 @@
 import tensorflow as tf
 
 from .notices import SoftmaxTargetWarning, UnsupportedOpWarning, warn
-from .rules import NONLINEARITIES
+from .op_classes import LINEAR, SELECTS, SOFTMAXES, op_class
 
 
-# Ops that are affine in their path input (or only move values around): every
-# gradient-based rule passes through them with their ordinary gradient.
-LINEAR = frozenset("""
-    Identity IdentityN Snapshot StopGradient PreventGradient
-    MatMul BatchMatMul BatchMatMulV2 BatchMatMulV3 Einsum
-    Conv1D Conv2D Conv3D DepthwiseConv2dNative Conv2DBackpropInput Conv3DBackpropInputV2
-    BiasAdd Add AddV2 AddN Sub Neg Mul RealDiv Div Cast
-    Reshape Squeeze ExpandDims Transpose ConcatV2 Concat Pack Unpack Split SplitV
-    Slice StridedSlice Pad PadV2 MirrorPad Tile GatherV2 Gather ResourceGather
-    Sum Mean AvgPool AvgPool3D
-    FusedBatchNorm FusedBatchNormV2 FusedBatchNormV3
-    ResizeBilinear ResizeNearestNeighbor ZerosLike OnesLike
-    Placeholder PlaceholderWithDefault Const
-    SpaceToBatchND BatchToSpaceND SpaceToDepth DepthToSpace ReverseV2 Roll GatherNd ScatterNd
-    BroadcastTo ExtractImagePatches Cumsum MatrixBandPart
-""".split())
-# Products: affine only while at most one factor depends on X.
-PRODUCTS = frozenset("Mul RealDiv Div MatMul BatchMatMul BatchMatMulV2 BatchMatMulV3 Einsum "
-                     "Conv2D Conv3D DepthwiseConv2dNative".split())
-# Selections: affine in the selected values while the condition does not depend on X (a fixed
-# dropout mask); a condition computed from X (relu written as where(x > 0, x, 0)) is a gate.
-SELECTS = frozenset({"Select", "SelectV2"})
-MAX_POOLS = frozenset("MaxPool MaxPoolV2 MaxPool3D MaxPoolWithArgmax".split())
-SOFTMAXES = frozenset({"Softmax", "LogSoftmax"})
 FUNCTION_CALLS = frozenset("PartitionedCall StatefulPartitionedCall While StatelessWhile If "
                            "StatelessIf".split())
 
@@ -95,10 +71,6 @@ def _depends_on(tensor, input_names):
     return False
 
 
-def _path_inputs(op, on_path, input_names):
-    return [t for t in op.inputs if t.op.name in on_path or t.name in input_names]
-
-
 # Ops a conditional branch may hold and stay affine in the values it passes on (dropout: a
 # random mask drawn from X's shape, multiplied in), plus what TF adds to branch functions.
 _BRANCH_SAFE = LINEAR | SELECTS | _SHAPE_ONLY | frozenset("""
@@ -158,12 +130,36 @@ def _grouped(problems, limit=3):
     return "; ".join(parts)
 
 
-def check_path(ops, inputs, target, method, rule_based, max_pool_exact):
+_KIND_NAMES = {"product": "a product of two inputs that both depend on X",
+               "quotient": "a quotient of two inputs that both depend on X",
+               "squared_difference": "a squared difference of two inputs that both depend on X",
+               "softmax": "a softmax inside the network", "logsoftmax": "a log-softmax inside the network"}
+
+
+def varying_inputs(ops, inputs):
+    """``{op name: indices of its inputs that vary with X row by row}`` for the ops of a path."""
+    on_path = {op.name for op in ops}
+    input_names = {x.name for x in inputs}
+    batch = {x.shape.as_list()[0] for x in inputs if x.shape.rank}
+    return {op.name: _varying(op, on_path, input_names, batch) for op in ops}
+
+
+def _varying(op, on_path, input_names, batch=None):
+    """Inputs computed from X; with ``batch`` (X's batch sizes), only those with X's batch axis:
+    a tensor without it (batch statistics behind a training-mode switch that inference never
+    takes) holds no row of its own to rule on."""
+    def rows(t):
+        return batch is None or (t.shape.rank not in (None, 0) and t.shape.as_list()[0] in batch)
+    return [i for i, t in enumerate(op.inputs) if (t.op.name in on_path or t.name in input_names) and rows(t)]
+
+
+def check_path(ops, inputs, target, method, rule_based, exact_classes, varying):
     """Warn, naming the ops, about what ``method`` cannot explain exactly on this path.
 
     ``rule_based``: the method replaces the chain rule at nonlinearities (elrp, deeplift),
     so any other nonlinear op silently falls back to its gradient and is reported.
-    ``max_pool_exact``: whether max-pooling's gradient is the method's own rule.
+    ``exact_classes``: the op classes (``op_classes.op_class``) the method's rules treat exactly;
+    ``varying``: the varying inputs of each op (:func:`varying_inputs`).
     """
     on_path = {op.name for op in ops}
     input_names = {x.name for x in inputs}
@@ -185,22 +181,18 @@ def check_path(ops, inputs, target, method, rule_based, max_pool_exact):
         return
     problems = []
     for op in ops:
-        if op.type in NONLINEARITIES or op.type in FUNCTION_CALLS or op is softmax:
+        if op.type in FUNCTION_CALLS or op is softmax:
             continue  # a target softmax has its own warning
-        if op.type in PRODUCTS:
-            if len(_path_inputs(op, on_path, input_names)) > 1:
-                problems.append((op.name, f"{op.type} of two inputs that both depend on X (a multiplicative "
-                                          "gate as in swish, GELU, LSTM cells, attention; not exact)"))
+        kind = op_class(op, varying[op.name])
+        if kind in exact_classes:
             continue
         if op.type in SELECTS and not _depends_on(op.inputs[0], input_names):
-            continue
-        if op.type in LINEAR:
-            continue
-        if op.type in MAX_POOLS:
-            if not max_pool_exact:
-                problems.append((op.name, f"{op.type} (its ordinary gradient is used)"))
-            continue
-        problems.append((op.name, f"{op.type} (no {method} rule; its ordinary gradient is used)"))
+            continue  # a fixed or random mask: affine in the selected values
+        if kind is None:
+            problems.append((op.name, f"{op.type} (no {method} rule; its ordinary gradient is used)"))
+        else:
+            problems.append((op.name, f"{op.type}: {_KIND_NAMES.get(kind, kind)} (no {method} rule; "
+                                      "its ordinary gradient is used)"))
     if problems:
         warn(
             f"{method}: {len(problems)} op(s) on the path from X to T are not handled exactly by "

@@ -15,11 +15,18 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
-#: Op types whose gradient the library overrides.
+#: Activations with a rule of their own since DeepExplain.
 NONLINEARITIES = (
     "Relu", "Relu6", "LeakyRelu", "Elu", "Selu",
     "Sigmoid", "Tanh", "Softplus", "Softsign",
 )
+#: TF's unary math ops: elementwise functions of one tensor, ruled like the activations.
+UNARY_MATH = (
+    "Exp", "Expm1", "Log", "Log1p", "Sqrt", "Rsqrt", "Reciprocal", "Inv", "Square", "Erf", "Erfc",
+    "Abs", "Sin", "Cos", "Tan", "Atan", "Sinh", "Cosh", "Asinh", "Atanh",
+)
+#: Every elementwise function of one tensor with a secant and an epsilon rule.
+ELEMENTWISE = NONLINEARITIES + UNARY_MATH
 
 # Constants of TF's Selu kernel (Klambauer et al. 2017).
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -31,9 +38,11 @@ def original_gradient(op, grad):
     return tf_ops.gradient_registry.lookup(op.type)(op, grad)
 
 
-def epsilon_multiplier(op, epsilon):
-    """f(z) / (z + epsilon * sign(z)) for the nonlinearity ``op`` (sign(0) = +1)."""
-    z, y = op.inputs[0], op.outputs[0]
+def epsilon_multiplier(op, epsilon, z=None):
+    """f(z) / (z + epsilon * sign(z)) for the elementwise ``op`` of ``z`` (default: its first
+    input), with sign(0) = +1."""
+    z = op.inputs[0] if z is None else z
+    y = op.outputs[0]
     stabilizer = tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z)) * tf.cast(epsilon, z.dtype)
     return y / (z + stabilizer)
 
@@ -84,6 +93,59 @@ def _piecewise(z, ref, f, breaks, slopes, curved=None):
     return secant
 
 
+def _sinc(v):
+    """sin(v) / v, 1 at v = 0."""
+    small = tf.abs(v) < 1e-4
+    return tf.where(small, 1.0 - tf.square(v) / 6.0, tf.sin(v) / tf.where(small, tf.ones_like(v), v))
+
+
+def _generic_secant(f, derivative):
+    """(f(hi) - f(lo)) / d, and the derivative at the midpoint where d is too small for it.
+
+    The quotient's float32 error is ~eps |f| / d, the midpoint rule's d^2 |f'''| / 24:
+    switching where d < 1e-3 (1 + |midpoint|) keeps both near 1e-5 of the multiplier.
+    """
+    def form(hi, lo, d):
+        mid = 0.5 * (hi + lo)
+        small = d < 1e-3 * (1.0 + tf.abs(mid))
+        return tf.where(small, derivative(mid), _stable_ratio(f(hi) - f(lo), d))
+    return form
+
+
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+# kind: (f'(z), secant(hi, lo, d)) for d = hi - lo >= 0; closed forms free of cancellation where
+# one is known, else the quotient with a midpoint fallback
+_UNARY = {
+    "Exp": (tf.exp, lambda hi, lo, d: _stable_ratio(tf.exp(lo) * tf.math.expm1(d), d)),
+    "Expm1": (tf.exp, lambda hi, lo, d: _stable_ratio(tf.exp(lo) * tf.math.expm1(d), d)),
+    "Log": (lambda v: 1.0 / v, lambda hi, lo, d: _stable_ratio(tf.math.log1p(d / lo), d)),
+    "Log1p": (lambda v: 1.0 / (1.0 + v), lambda hi, lo, d: _stable_ratio(tf.math.log1p(d / (1.0 + lo)), d)),
+    "Sqrt": (lambda v: 0.5 * tf.math.rsqrt(v), lambda hi, lo, d: 1.0 / (tf.sqrt(hi) + tf.sqrt(lo))),
+    "Rsqrt": (lambda v: -0.5 * tf.math.rsqrt(v) / v,
+              lambda hi, lo, d: -tf.math.rsqrt(hi) * tf.math.rsqrt(lo) / (tf.sqrt(hi) + tf.sqrt(lo))),
+    "Reciprocal": (lambda v: -1.0 / tf.square(v), lambda hi, lo, d: -1.0 / (hi * lo)),
+    "Inv": (lambda v: -1.0 / tf.square(v), lambda hi, lo, d: -1.0 / (hi * lo)),
+    "Square": (lambda v: 2.0 * v, lambda hi, lo, d: hi + lo),
+    # sin(hi) - sin(lo) = 2 cos(mid) sin(d / 2); cos(hi) - cos(lo) = -2 sin(mid) sin(d / 2)
+    "Sin": (tf.cos, lambda hi, lo, d: tf.cos(0.5 * (hi + lo)) * _sinc(0.5 * d)),
+    "Cos": (lambda v: -tf.sin(v), lambda hi, lo, d: -tf.sin(0.5 * (hi + lo)) * _sinc(0.5 * d)),
+    "Abs": (lambda v: tf.where(v >= 0, tf.ones_like(v), -tf.ones_like(v)),
+            lambda hi, lo, d: tf.where(lo >= 0, tf.ones_like(d), tf.where(
+                hi <= 0, -tf.ones_like(d), _stable_ratio(tf.abs(hi) - tf.abs(lo), d)))),
+}
+for _kind, (_f, _derivative_of) in {
+        "Erf": (tf.math.erf, lambda v: _TWO_OVER_SQRT_PI * tf.exp(-tf.square(v))),
+        "Erfc": (tf.math.erfc, lambda v: -_TWO_OVER_SQRT_PI * tf.exp(-tf.square(v))),
+        "Tan": (tf.tan, lambda v: 1.0 + tf.square(tf.tan(v))),
+        "Atan": (tf.atan, lambda v: 1.0 / (1.0 + tf.square(v))),
+        "Sinh": (tf.sinh, tf.cosh),
+        "Cosh": (tf.cosh, tf.sinh),
+        "Asinh": (tf.asinh, lambda v: tf.math.rsqrt(1.0 + tf.square(v))),
+        "Atanh": (tf.atanh, lambda v: 1.0 / (1.0 - tf.square(v))),
+}.items():
+    _UNARY[_kind] = (_derivative_of, _generic_secant(_f, _derivative_of))
+
+
 def _derivative(op, z):
     """f'(z) for the nonlinearity ``op``, used where z == z_ref."""
     kind = op.type
@@ -106,7 +168,12 @@ def _derivative(op, z):
         return tf.sigmoid(z)
     if kind == "Softsign":
         return 1.0 / tf.square(1.0 + tf.abs(z))
+    if kind in _UNARY:
+        return _UNARY[kind][0](z)
     raise NotImplementedError(kind)
+
+
+_UNIT_SLOPES = {"Relu": tf.nn.relu, "Relu6": tf.nn.relu6}
 
 
 def rescale_multiplier(op, z, ref):
@@ -114,14 +181,17 @@ def rescale_multiplier(op, z, ref):
     z == z_ref; ``z`` holds rows of the op's input, ``ref`` one reference row or one per row.
     """
     ref = tf.cast(ref, z.dtype)
+    kind = op.type
+    if kind in _UNIT_SLOPES:
+        # pieces of slope 0 and 1: f(z) - f(ref) is z - ref itself (the same float operation),
+        # 0, or a difference of terms far apart, so the plain quotient is exact; no guard needed
+        d = z - ref
+        equal = tf.equal(d, 0)
+        quotient = (_UNIT_SLOPES[kind](z) - _UNIT_SLOPES[kind](ref)) / tf.where(equal, tf.ones_like(d), d)
+        return tf.where(equal, _derivative(op, z + tf.zeros_like(ref)), quotient)
     hi, lo = tf.maximum(z, ref), tf.minimum(z, ref)
     d = hi - lo
-    kind = op.type
-    if kind == "Relu":
-        secant = _piecewise(z, ref, tf.nn.relu, [0.0], [0.0, 1.0])
-    elif kind == "Relu6":
-        secant = _piecewise(z, ref, tf.nn.relu6, [0.0, 6.0], [0.0, 1.0, 0.0])
-    elif kind == "LeakyRelu":
+    if kind == "LeakyRelu":
         alpha = op.get_attr("alpha")
         secant = _piecewise(z, ref, lambda v: tf.nn.leaky_relu(v, alpha), [0.0], [alpha, 1.0])
     elif kind == "Elu":
@@ -137,6 +207,8 @@ def rescale_multiplier(op, z, ref):
         secant = 4.0 * _sigmoid_secant(2.0 * hi, 2.0 * lo, 2.0 * d)
     elif kind == "Softplus":
         secant = _softplus_secant(hi, lo, d)
+    elif kind in _UNARY:
+        secant = _UNARY[kind][1](hi, lo, d)
     elif kind == "Softsign":
         same_sign = tf.logical_or(lo >= 0, hi <= 0)
         plain = _stable_ratio(tf.nn.softsign(hi) - tf.nn.softsign(lo), d)

@@ -8,7 +8,7 @@ from .. import feeding
 from ..errors import ExplainOptionError, ExplainTypeError, ExplainValueError
 from ..notices import UnsupportedOpWarning, warn
 from ..overrides import mark
-from ..paths import batch_weight_factor, check_path, path_ops
+from ..paths import batch_weight_factor, check_path, path_ops, varying_inputs
 
 tf1 = tf.compat.v1
 
@@ -73,7 +73,8 @@ class Explainer:
     #: whether the method evaluates T on rows of its own (steps, baselines, copies, chunks)
     batches_rows = True
     rule_based = False
-    max_pool_exact = True
+    #: op classes (``op_classes.op_class``) the method's rules treat exactly
+    exact_classes = frozenset()
     #: keywords every method accepts
     common_options = {"memory_budget": None, "progress": None}
 
@@ -103,7 +104,9 @@ class Explainer:
             names = ", ".join(f"'{op.name}' ({op.type})" for op in foreign)
             warn(f"{self.name}: these nonlinearities carry a gradient override of their own, "
                  f"which the {self.name} rule does not replace: {names}.", UnsupportedOpWarning)
-        check_path(self.path, self.inputs, self.target, self.name, self.rule_based, self.max_pool_exact)
+        self.varying = varying_inputs(self.path, self.inputs)
+        check_path(self.path, self.inputs, self.target, self.name, self.rule_based, self.exact_classes,
+                   self.varying)
         self.target_shape = feeding.static_shape(self.target)[1:]
         batch_dims = {x.shape.as_list()[0] for x in self.inputs if x.shape.rank}
         self.fixed_batch = batch_dims.pop() if len(batch_dims) == 1 and None not in batch_dims else None

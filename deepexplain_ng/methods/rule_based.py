@@ -3,7 +3,8 @@ import numpy as np
 import tensorflow as tf
 
 from .. import feeding
-from ..rules import epsilon_multiplier, rescale_multiplier
+from ..op_rules import deeplift_gradients, epsilon_gradients, DEEPLIFT_CLASSES, EPSILON_CLASSES
+from ..rules import original_gradient
 from .base import positive_float
 from .gradient import GradientExplainer
 
@@ -17,6 +18,7 @@ class EpsilonLRP(GradientExplainer):
     name = "elrp"
     options = {"epsilon": 1e-4}
     rule_based = True
+    exact_classes = EPSILON_CLASSES
 
     def validate(self, params):
         params["epsilon"] = positive_float("epsilon", params["epsilon"])
@@ -24,7 +26,14 @@ class EpsilonLRP(GradientExplainer):
 
     def rule(self):
         epsilon = self.params["epsilon"]
-        return lambda op, grad: grad * epsilon_multiplier(op, epsilon)
+
+        def epsilon_rule(op, grad):
+            varying = self.varying.get(op.name, [])
+            gradients = epsilon_gradients(op, grad, varying, epsilon)
+            if gradients is None:
+                return original_gradient(op, grad)
+            return [gradients.get(i) for i in range(len(op.inputs))]
+        return epsilon_rule
 
     def _explain(self, xs, weights, rows, context, extra):
         return [x * g for x, g in zip(xs, self.gradients_at(xs, weights, extra))]
@@ -45,7 +54,7 @@ class DeepLIFT(GradientExplainer):
     name = "deeplift"
     options = {"baseline": None}
     rule_based = True
-    max_pool_exact = False
+    exact_classes = DEEPLIFT_CLASSES
 
     def validate(self, params):
         self.check_baseline_shapes(params["baseline"])
@@ -58,17 +67,31 @@ class DeepLIFT(GradientExplainer):
             # rows [0, real) are inputs, rows [real, ...) their baselines
             self.real_rows = tf1.placeholder(tf.int32, (), name="real_rows")
 
-        def rescale(op, grad):
-            z = op.inputs[0]
+        def parts(tensor):
+            """(rows on the inputs, rows on their references) of a tensor on the path."""
             if self.stacked:
-                real, reference = z[:self.real_rows], tf.stop_gradient(z[self.real_rows:])
-                head = grad[:self.real_rows] * rescale_multiplier(op, real, reference)
-                return tf.concat([head, tf.zeros_like(reference)], axis=0)
-            shape = None if z.shape.rank is None else [None] + z.shape.as_list()[1:]
-            reference = tf1.placeholder(z.dtype, shape, name="reference")
-            self.references.append((reference, z))
-            return grad * rescale_multiplier(op, z, reference)
-        return rescale
+                return tensor[:self.real_rows], tf.stop_gradient(tensor[self.real_rows:])
+            shape = None if tensor.shape.rank is None else [None] + tensor.shape.as_list()[1:]
+            reference = tf1.placeholder(tensor.dtype, shape, name="reference")
+            self.references.append((reference, tensor))
+            return tensor, reference
+
+        def difference_rule(op, grad):
+            varying = self.varying.get(op.name, [])
+            if self.stacked:
+                gradients = deeplift_gradients(op, grad[:self.real_rows], parts, varying)
+            else:
+                gradients = deeplift_gradients(op, grad, parts, varying)
+            if gradients is None:
+                return original_gradient(op, grad)
+            out = []
+            for i, x in enumerate(op.inputs):
+                g = gradients.get(i)
+                if g is not None and self.stacked:  # reference rows pass nothing back
+                    g = tf.concat([g, tf.zeros_like(x[self.real_rows:])], axis=0)
+                out.append(g)
+            return out
+        return difference_rule
 
     def rows_per_run(self):
         # a chunk carries up to as many baseline rows as input rows
