@@ -5,7 +5,8 @@ For every registered method and three workloads, in one process:
 * ng: ``explainer.run`` (explainer built beforehand);
 * floor: the bare forward (perturbation methods) or forward+backward (gradient methods) of the
   same number of rows through the same graph, rows materialised beforehand, fed in the same
-  chunk sizes;
+  chunk sizes; for epsilon-LRP and DeepLIFT the backward is TF's plain gradient (DeepLIFT's
+  rows: the inputs and the baseline row), so the ratio is the cost of the rules;
 * sequential: the same algorithm with one ``session.run`` per step / perturbation over the
   batch, as the original DeepExplain did.
 
@@ -62,6 +63,26 @@ def cnn(threads):
         h = tf.nn.max_pool2d(h, 2, 2, "VALID")
         h = tf.nn.relu(tf.matmul(tf.reshape(h, (-1, 12 * 12 * 64)), w(12 * 12 * 64, 128)) + 0.1)
         t = tf.matmul(h, w(128, 10))
+    return session_for(graph, threads), x, t
+
+
+def transformer(threads):
+    """One encoder block on 16 tokens of width 32: self-attention (softmax of query-key
+    products, both from X), LayerNorm, a GELU feed-forward block, mean pooling, 10 logits."""
+    graph = tf.Graph()
+    rng = np.random.default_rng(0)
+    w = lambda *s: rng.normal(scale=s[0] ** -0.5, size=s).astype(np.float32)  # noqa: E731
+
+    def layer_norm(h):
+        mean, variance = tf.nn.moments(h, axes=[-1], keepdims=True)
+        return (h - mean) * tf.math.rsqrt(variance + 1e-3)
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 16, 32))
+        q, k, v = (tf.einsum("btd,de->bte", x, w(32, 32)) for _ in range(3))
+        attention = tf.nn.softmax(tf.einsum("bqd,bkd->bqk", q, k) / np.sqrt(32.0))
+        h = layer_norm(x + tf.einsum("bqk,bkd->bqd", attention, v))
+        h = layer_norm(h + tf.einsum("btf,fd->btd", tf.nn.gelu(tf.einsum("btd,df->btf", h, w(32, 64))), w(64, 32)))
+        t = tf.matmul(tf.reduce_mean(h, axis=1), w(32, 10))
     return session_for(graph, threads), x, t
 
 
@@ -147,6 +168,11 @@ def measure(workload, session, x, t, xs, methods, repeats):
             elif method == "intgrad":
                 floor_rows = np.repeat(xs, options["steps"], axis=0)
                 fetch = explainer.gradients
+            elif method in ("elrp", "deeplift"):
+                # the floor of a modified chain rule: TF's plain gradient of the same rows
+                with session.graph.as_default():
+                    plain = tf.gradients(explainer.score, x)
+                floor_rows, fetch = xs, plain
             else:
                 floor_rows, fetch = xs, explainer.gradients
             weights = np.ones((len(floor_rows), 10), np.float32)
@@ -218,6 +244,11 @@ def main():
     for name, build, xs in workloads:
         session, x, t = build(args.threads)
         measure(name, session, x, t, xs, methods, args.repeats)
+    # DeepLIFT's product, softmax and normalisation rules against the plain gradient
+    session, x, t = transformer(args.threads)
+    one_pass = {m: methods[m] for m in ("saliency", "grad*input", "elrp", "deeplift")}
+    measure("transformer n=16", session, x, t, rng.normal(size=(16, 16, 32)).astype(np.float32), one_pass,
+            args.repeats)
     if not args.no_memory and not args.quick:
         memory_check(args.threads)
     print(f"\nprocess max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MiB")

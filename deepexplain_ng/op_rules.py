@@ -9,9 +9,10 @@ float32. ``parts(t)`` gives a tensor's rows on the inputs and on their reference
 import tensorflow as tf
 
 from .op_classes import op_class
-from .rules import epsilon_multiplier, original_gradient, rescale_multiplier
+from .rules import epsilon_multiplier, original_gradient, rescale_multiplier, unit_slope_multiplier
 
-_ONES = frozenset({"Maximum", "Minimum", "SquaredDifference", "Pow", "RealDiv", "Div"})
+# binary ops ruled as a function of one varying input, the other constant
+_WITH_A_CONSTANT = frozenset({"Maximum", "Minimum", "SquaredDifference", "Pow", "RealDiv", "Div"})
 
 
 def apply_like(op, inputs):
@@ -45,20 +46,24 @@ def _ratio(numerator, denominator):
 
 def _elementwise(op, grad, parts, index):
     z, z_ref = parts(op.inputs[index])
-    if op.type not in _ONES or len(op.inputs) == 1:
+    if op.type in ("Relu", "Relu6"):  # the outputs are there already: the cheapest exact form
+        return {index: grad * unit_slope_multiplier(op, z, z_ref, *parts(op.outputs[0]))}
+    if op.type not in _WITH_A_CONSTANT or len(op.inputs) == 1:
         return {index: grad * rescale_multiplier(op, z, z_ref)}
     y, y_ref = parts(op.outputs[0])
-    if op.type == "SquaredDifference":
-        # quadratic: its secant is the mean of the derivatives at both ends, exactly
-        slope, slope_ref = parts(_input_gradients(op, tf.ones_like(op.outputs[0]))[index])
-        return {index: grad * 0.5 * (slope + slope_ref)}
     if op.type in ("RealDiv", "Div"):
         # c / z: (c/z - c/z_ref) / (z - z_ref) = -(c/z) / z_ref, no cancellation
         return {index: grad * -y / _broadcast(z_ref, z)}
-    # Maximum/Minimum against a constant (piecewise linear), Pow with a constant exponent
-    slope = _input_gradients(op, tf.ones_like(op.outputs[0]))[index]
-    slope, _ = parts(slope)
-    return {index: grad * tf.where(tf.equal(z, z_ref), slope, _ratio(y - y_ref, z - z_ref))}
+    # the derivatives at both ends; their mean is the secant of a quadratic (SquaredDifference)
+    # exactly, and of the others (Maximum/Minimum against a constant, Pow with a constant
+    # exponent) to O(d^2) where d is too small for the quotient's float32 digits
+    slope, slope_ref = parts(_input_gradients(op, tf.ones_like(op.outputs[0]))[index])
+    trapezoid = 0.5 * (slope + slope_ref)
+    if op.type == "SquaredDifference":
+        return {index: grad * trapezoid}
+    d = z - z_ref
+    small = tf.abs(d) < 1e-3 * (1.0 + tf.abs(z))
+    return {index: grad * tf.where(small, trapezoid, _ratio(y - y_ref, d))}
 
 
 def _product(op, grad, parts, varying):

@@ -176,6 +176,19 @@ def _derivative(op, z):
 _UNIT_SLOPES = {"Relu": tf.nn.relu, "Relu6": tf.nn.relu6}
 
 
+def unit_slope_multiplier(op, z, ref, y, y_ref):
+    """The secant of Relu or Relu6 from inputs and outputs already computed.
+
+    Their pieces have slopes 0 and 1, so y - y_ref is z - ref itself (the same float operation),
+    0, or a difference of terms far apart: the plain quotient is exact and needs no guard. Where
+    z == ref it is the derivative, 1 inside the unit-slope piece.
+    """
+    d = z - tf.cast(ref, z.dtype)
+    inside = z > 0 if op.type == "Relu" else tf.logical_and(z > 0, z < 6)
+    # the quotient's 0/0 where d == 0 is never selected
+    return tf.where(tf.equal(d, 0), tf.cast(inside, z.dtype), (y - y_ref) / d)
+
+
 def rescale_multiplier(op, z, ref):
     """DeepLIFT's (f(z) - f(z_ref)) / (z - z_ref) for the nonlinearity ``op``, f'(z) where
     z == z_ref; ``z`` holds rows of the op's input, ``ref`` one reference row or one per row.
@@ -183,12 +196,7 @@ def rescale_multiplier(op, z, ref):
     ref = tf.cast(ref, z.dtype)
     kind = op.type
     if kind in _UNIT_SLOPES:
-        # pieces of slope 0 and 1: f(z) - f(ref) is z - ref itself (the same float operation),
-        # 0, or a difference of terms far apart, so the plain quotient is exact; no guard needed
-        d = z - ref
-        equal = tf.equal(d, 0)
-        quotient = (_UNIT_SLOPES[kind](z) - _UNIT_SLOPES[kind](ref)) / tf.where(equal, tf.ones_like(d), d)
-        return tf.where(equal, _derivative(op, z + tf.zeros_like(ref)), quotient)
+        return unit_slope_multiplier(op, z, ref, _UNIT_SLOPES[kind](z), _UNIT_SLOPES[kind](ref))
     hi, lo = tf.maximum(z, ref), tf.minimum(z, ref)
     d = hi - lo
     if kind == "LeakyRelu":

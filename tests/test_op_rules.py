@@ -55,6 +55,15 @@ UNARY = {  # tf op, numpy f, numpy f', domain shift so inputs are valid
     "cos": (tf.cos, np.cos, lambda v: -np.sin(v), 0.0),
     "abs": (tf.abs, np.abs, np.sign, 0.0),
     "atan": (tf.atan, np.arctan, lambda v: 1 / (1 + v ** 2), 0.0),
+    # binary ops with one varying input and a constant
+    "maximum_constant": (lambda x: tf.maximum(x, 0.2), lambda v: np.maximum(v, 0.2),
+                         lambda v: (v > 0.2).astype(float), 0.0),
+    "minimum_constant": (lambda x: tf.minimum(0.2, x), lambda v: np.minimum(v, 0.2),
+                         lambda v: (v < 0.2).astype(float), 0.0),
+    "cube": (lambda x: tf.pow(x, 3.0), lambda v: v ** 3, lambda v: 3 * v ** 2, 0.0),
+    "constant_over_x": (lambda x: 2.0 / x, lambda v: 2 / v, lambda v: -2 / v ** 2, 3.0),
+    "squared_difference_constant": (lambda x: tf.math.squared_difference(x, 0.4), lambda v: (v - 0.4) ** 2,
+                                    lambda v: 2 * (v - 0.4), 0.0),
 }
 
 
