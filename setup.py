@@ -9,8 +9,9 @@ requirements = [line.strip() for line in (here / "requirements.txt").read_text()
 setup(
     name="deepexplain_ng",
     version="0.1.0",
-    description="Attribution methods (saliency, gradient*input, integrated gradients, epsilon-LRP, "
-                "DeepLIFT) for TensorFlow static graphs, as modified chain rules.",
+    description="Attribution methods for TensorFlow static graphs: DeepExplain's (saliency, gradient*input, "
+                "integrated gradients, epsilon-LRP, DeepLIFT, occlusion, Shapley sampling) and more, "
+                "with epsilon-LRP and DeepLIFT as exact modified chain rules.",
     long_description=(here / "README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["deepexplain_ng", "deepexplain_ng.*"]),

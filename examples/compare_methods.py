@@ -16,16 +16,26 @@ from deepexplain_ng import DeepExplain, available_methods  # noqa: E402
 from deepexplain_ng.plot import compare  # noqa: E402
 from digits_model import build_and_train, describe, titles  # noqa: E402
 
-#: options per method, in the picture's column order; names not registered are skipped
-METHOD_OPTIONS = {
-    "saliency": {},
-    "grad*input": {},
-    "intgrad": {"steps": 100},
-    "elrp": {},
-    "deeplift": {},
-    "occlusion": {"window_shape": (2, 2, 1)},
-    "shapley_sampling": {"samples": 20, "sampling_dims": [1, 2], "seed": 0},
-}
+
+def method_options(background):
+    """Each method's options, in the picture's column order (names not registered are skipped);
+    ``background``: digits for the expectation methods' baselines."""
+    return {
+        "saliency": {},
+        "grad*input": {},
+        "intgrad": {"steps": 100},
+        "elrp": {},
+        "deeplift": {},
+        "occlusion": {"window_shape": (2, 2, 1)},
+        "shapley_sampling": {"samples": 20, "sampling_dims": [1, 2], "seed": 0},
+        "guided_backprop": {},
+        "deconvnet": {},
+        "smoothgrad": {"samples": 50, "seed": 0},
+        "smoothgrad_sq": {"samples": 50, "seed": 0},
+        "vargrad": {"samples": 50, "seed": 0},
+        "expected_gradients": {"samples": 100, "seed": 0, "baselines": background},
+        "gradient_shap": {"samples": 100, "seed": 0, "stdev": 0.05, "baselines": background},
+    }
 
 
 def main():
@@ -33,13 +43,14 @@ def main():
     model = build_and_train(de_context_fn=lambda sess: DeepExplain(session=sess))
     describe(model)
     xs, labels = model.test_images[:args.samples], model.test_labels[:args.samples]
+    options_by_method = method_options(model.test_images[100:200])  # not the explained digits
     registered = available_methods()
-    skipped = [m for m in METHOD_OPTIONS if m not in registered]
+    skipped = [m for m in options_by_method if m not in registered]
     if skipped:
         print(f"not registered, skipped: {', '.join(skipped)}")
     results = {}
     with DeepExplain(session=model.sess) as de:
-        for method, options in METHOD_OPTIONS.items():
+        for method, options in options_by_method.items():
             if method not in registered:
                 continue
             start = time.perf_counter()

@@ -67,8 +67,7 @@ def test_the_demo_compares_every_registered_method(example, script):
     output, out = example(script)
     assert float(re.search(r"test accuracy ([0-9.]+)", output).group(1)) > 0.9
     timed = re.findall(r"^\s*(\S+): +[0-9.]+ s for 4 digits", output, re.M)
-    assert timed == [m for m in ("saliency", "grad*input", "intgrad", "elrp", "deeplift", "occlusion",
-                                 "shapley_sampling") if m in available_methods()]
+    assert timed[:7] == ["saliency", "grad*input", "intgrad", "elrp", "deeplift", "occlusion", "shapley_sampling"]
     assert sorted(timed) == sorted(m for m in available_methods() if m != "zero")  # zero: plumbing only
     png = out / "compare_methods.png"
     assert f"wrote {png}" in output
