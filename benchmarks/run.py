@@ -181,7 +181,8 @@ def measure(workload, session, x, t, xs, methods, repeats):
                 floor_rows, chunk = np.concatenate([xs, np.zeros_like(xs[:1])]), len(xs) + 1
                 weights = np.ones((len(floor_rows), 10), np.float32)
                 feed_weights = (lambda lo, hi: {explainer.weights: weights[lo:hi],
-                                                explainer.real_rows: len(xs)})
+                                                explainer.real_rows: len(xs),
+                                                explainer.reference_of_row: np.r_[np.full(len(xs), len(xs)), len(xs)]})
             ng, floor = median_times([lambda: explainer.run(xs, ys=classes),
                                       floor_fn(session, fetch, x, floor_rows, chunk, feed_weights)], repeats)
             loop = sequential_fn(method, session, x, t, xs, classes, options, plain_grad, forward)

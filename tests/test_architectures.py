@@ -12,6 +12,15 @@ from deepexplain_ng import DeepExplain, UnsupportedOpWarning
 pytestmark = [pytest.mark.eager, pytest.mark.examples]  # Keras 3 models: run once, in the main run
 tf1 = tf.compat.v1
 RNG = np.random.default_rng(300)
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """The same weights and data on every run, whichever tests run before."""
+    global RNG
+    keras.utils.set_random_seed(3)
+    RNG = np.random.default_rng(300)
 
 
 def _with_data_statistics(model, images):
@@ -70,8 +79,11 @@ def _check_deeplift(model, xs, classes, baselines, output="logits", layer=None, 
             a = de.explain("deeplift", t, x, xs, ys=classes, baseline=baseline)
             reference = np.broadcast_to(baseline, xs.shape)
             delta = session.run(t, {x: xs})[rows] - session.run(t, {x: reference})[rows]
-            sums = a.reshape(len(xs), -1).sum(axis=1)
-            np.testing.assert_allclose(sums, delta, rtol=0, atol=1e-3 * np.abs(delta).max())
+            flat = a.reshape(len(xs), -1).astype(np.float64)
+            # 1e-3 of the difference, or float32 rounding of attributions that cancel: random-init
+            # deep nets can have sum |a| far above |sum a| (EfficientNet: up to 1e5 times)
+            tolerance = 1e-3 * np.abs(delta) + 16 * EPS32 * np.abs(flat).sum(axis=1)
+            assert np.all(np.abs(flat.sum(axis=1) - delta) <= tolerance), (flat.sum(axis=1), delta, tolerance)
     assert not [str(w.message) for w in caught if issubclass(w.category, UnsupportedOpWarning)]
 
 

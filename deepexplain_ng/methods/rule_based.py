@@ -39,6 +39,19 @@ class EpsilonLRP(GradientExplainer):
         return [x * g for x, g in zip(xs, self.gradients_at(xs, weights, extra))]
 
 
+def _max_pool_on_all_rows(op, grad, reference_of_row):
+    """op_rules' max-pool rule on the stacked rows, references gathered: the change of each window
+    goes to the input's winners (beyond the reference's max) and to the reference's. The forward
+    tensors are the op's own, so no max-pool is recomputed."""
+    x, y = op.inputs[0], op.outputs[0]
+    x_ref, y_ref = tf.gather(x, reference_of_row), tf.gather(y, reference_of_row)
+    cross = tf.maximum(y, y_ref)
+    attrs = {name: op.get_attr(name) for name in ("ksize", "strides", "padding", "data_format")}
+    on_input = tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=y, grad=grad * (cross - y_ref), **attrs)
+    on_reference = tf.raw_ops.MaxPoolGrad(orig_input=x_ref, orig_output=y_ref, grad=grad * (y - cross), **attrs)
+    return tf.math.divide_no_nan(on_input + on_reference, x - x_ref)
+
+
 class DeepLIFT(GradientExplainer):
     """DeepLIFT, Rescale rule (Shrikumar et al. 2017), as (x - b) * the gradient where every
     nonlinearity's derivative becomes (f(z) - f(z_ref)) / (z - z_ref).
@@ -66,6 +79,9 @@ class DeepLIFT(GradientExplainer):
         if self.stacked:
             # rows [0, real) are inputs, rows [real, ...) their baselines
             self.real_rows = tf1.placeholder(tf.int32, (), name="real_rows")
+            # each row's reference row (a reference row's own): ReLUs gather their references
+            # instead of slicing and re-stacking rows, the largest saving on ReLU nets
+            self.reference_of_row = tf1.placeholder(tf.int32, (None,), name="reference_of_row")
 
         def parts(tensor):
             """(rows on the inputs, rows on their references) of a tensor on the path."""
@@ -78,6 +94,15 @@ class DeepLIFT(GradientExplainer):
 
         def difference_rule(op, grad):
             varying = self.varying.get(op.name, [])
+            if self.stacked and op.type == "MaxPool" and varying and op.get_attr("padding") in (b"SAME", b"VALID"):
+                return _max_pool_on_all_rows(op, grad, self.reference_of_row)
+            if self.stacked and op.type in ("Relu", "Relu6") and varying:
+                z, y = op.inputs[0], op.outputs[0]
+                # slopes 0 and 1: the quotient is exact (see rules.unit_slope_multiplier); where
+                # z == z_ref exactly, 0 (no difference passes; divide_no_nan saves a select)
+                multiplier = tf.math.divide_no_nan(y - tf.gather(y, self.reference_of_row),
+                                                   z - tf.gather(z, self.reference_of_row))
+                return grad * multiplier  # reference rows: 0 / 0 = 0, with zero gradients anyway
             if self.stacked:
                 gradients = deeplift_gradients(op, grad[:self.real_rows], parts, varying)
             else:
@@ -133,6 +158,8 @@ class DeepLIFT(GradientExplainer):
             padding = np.zeros((len(references[0]),) + weights.shape[1:], weights.dtype)
             feed[self.weights] = np.concatenate([weights[lo:hi], padding])
             feed[self.real_rows] = hi - lo
+            real, own = hi - lo, np.arange(hi - lo, hi - lo + len(references[0]), dtype=np.int32)
+            feed[self.reference_of_row] = np.concatenate([np.full(real, real, np.int32) if shared else own, own])
             return feed
 
         def consume(lo, hi, values):
