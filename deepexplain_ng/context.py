@@ -22,7 +22,7 @@ def _resolve_session(session, graph):
             raise ExplainTypeError(f"session must be a tf.compat.v1.Session, got {type(session).__name__}.")
         if graph is not None and session.graph is not graph:
             raise ExplainValueError("session and graph disagree: session.graph is not the graph given; "
-                             "pass only one of them.")
+                                    "pass only one of them.")
         return session
     default = tf1.get_default_session()
     if default is not None and (graph is None or default.graph is graph):
@@ -167,7 +167,7 @@ class DeepExplain:
         if isinstance(model, tf1.GraphDef) or (isinstance(model, str) and model.endswith(".pb")):
             if not inputs or not outputs:
                 raise ExplainValueError("inputs= and outputs=: a GraphDef has no signature; name its input "
-                                 "and output tensors, e.g. inputs=['x:0'], outputs=['logits:0'].")
+                                        "and output tensors, e.g. inputs=['x:0'], outputs=['logits:0'].")
             frozen = FrozenModel(load_graph_def(model) if isinstance(model, str) else model,
                                  list(inputs), list(outputs)[0], {})
         else:

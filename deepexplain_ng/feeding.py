@@ -32,7 +32,7 @@ def check_finite(name, array):
     if np.issubdtype(array.dtype, np.number) and not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))
         raise ExplainValueError(f"{name} contains {len(bad)} NaN/inf value(s), the first at index "
-                         f"{tuple(int(i) for i in bad[0])}; attributions of non-finite inputs are undefined.")
+                                f"{tuple(int(i) for i in bad[0])}; attributions of non-finite inputs are undefined.")
 
 
 def as_array(name, value, dtype):
@@ -53,7 +53,7 @@ def input_list(xs, inputs, name="xs"):
         if not isinstance(xs, (list, tuple)) or len(xs) != len(inputs):
             given = f"a list of {len(xs)}" if isinstance(xs, (list, tuple)) else f"one {type(xs).__name__}"
             raise ExplainValueError(f"{name}: X is a list of {len(inputs)} tensors, so {name} must be a list "
-                             f"of {len(inputs)} arrays in the same order; got {given}.")
+                                    f"of {len(inputs)} arrays in the same order; got {given}.")
         values = list(xs)
     else:
         if isinstance(xs, (list, tuple)) and len(xs) == 1 and np.ndim(xs[0]) == len(inputs[0].shape):
@@ -68,12 +68,12 @@ def input_list(xs, inputs, name="xs"):
         if expected is not None and (array.ndim != len(expected)
                                      or not _compatible(expected[1:], array.shape[1:])):
             raise ExplainValueError(f"{label}: expected shape {shape_str(('n',) + expected[1:])} to feed "
-                             f"X '{x.name}' of shape {shape_str(expected)}, got {array.shape}.")
+                                    f"X '{x.name}' of shape {shape_str(expected)}, got {array.shape}.")
         arrays.append(array)
     counts = {a.shape[0] for a in arrays}
     if len(counts) > 1:
         raise ExplainValueError(f"{name}: all inputs need the same number of samples, got "
-                         f"{[a.shape[0] for a in arrays]}.")
+                                f"{[a.shape[0] for a in arrays]}.")
     if arrays[0].shape[0] == 0:
         raise ExplainValueError(f"{name}: no samples (batch axis of length 0).")
     return arrays
@@ -91,7 +91,7 @@ def baseline_list(baseline, inputs, xs, per_sample):
     if len(inputs) > 1:
         if not isinstance(baseline, (list, tuple)) or len(baseline) != len(inputs):
             raise ExplainValueError(f"baseline: X is a list of {len(inputs)} tensors, so baseline must be a "
-                             f"list of {len(inputs)} arrays (or None for zeros).")
+                                    f"list of {len(inputs)} arrays (or None for zeros).")
         values = list(baseline)
     else:
         values = [baseline]
@@ -131,18 +131,18 @@ def target_weights(ys, n, target_shape, dtype):
         classes = target_shape[0]
         if classes is not None and (array.min() < 0 or array.max() >= classes):
             raise ExplainValueError(f"ys: class indices must lie in [0, {classes}) for a target of shape "
-                             f"{shape_str((None,) + tuple(target_shape))}; got values from "
-                             f"{array.min()} to {array.max()}.")
+                                    f"{shape_str((None,) + tuple(target_shape))}; got values from "
+                                    f"{array.min()} to {array.max()}.")
         if classes is None:
             raise ExplainValueError("ys: class indices need a target with a known number of classes; "
-                             "give one-hot weights instead.")
+                                    "give one-hot weights instead.")
         weights = np.zeros(full, dtype)
         weights[np.arange(n), array] = 1
         return weights
     if not _compatible(full, array.shape):
         raise ExplainValueError(f"ys: expected weights of shape {shape_str(full)} (T's shape per sample, "
-                         f"e.g. one-hot)" + (f" or {n} integer class indices" if len(target_shape) == 1 else "")
-                         + f", got shape {array.shape}.")
+                                f"e.g. one-hot)" + (f" or {n} integer class indices" if len(target_shape) == 1 else "")
+                                + f", got shape {array.shape}.")
     weights = array.astype(dtype)
     check_finite("ys", weights)
     return weights

@@ -80,7 +80,7 @@ def _load(path):
     if suffix == ".pb":
         return load_graph_def(path)
     raise ExplainValueError(f"model: don't know how to load '{path}' (expected a SavedModel directory, "
-                     "a .keras, .h5 or .pb file).")
+                            "a .keras, .h5 or .pb file).")
 
 
 def _layer_outputs(model):
@@ -179,7 +179,7 @@ def _saved_model_function(loaded):
     if signatures:
         return next(iter(signatures.values()))
     raise ExplainValueError("model: the SavedModel has no signature to trace; export it with one "
-                     "(model.export(path) does).")
+                            "(model.export(path) does).")
 
 
 def _constants(function):
@@ -207,12 +207,12 @@ def freeze(model):
                 hint = ("; a Keras 3 model must be built outside the `with DeepExplain(...)` block "
                         "(it builds eagerly), then imported inside it" if "out of scope" in str(error) else "")
                 raise ExplainValueError(f"model: could not trace the Keras model in inference mode "
-                                 f"({type(error).__name__}: {str(error).splitlines()[0]}){hint}.") from error
+                                        f"({type(error).__name__}: {str(error).splitlines()[0]}){hint}.") from error
         elif hasattr(model, "signatures"):
             frozen = _constants(_saved_model_function(model))
         else:
             raise ExplainTypeError(f"model: expected a Keras model, a SavedModel, a GraphDef or a path, "
-                            f"got {type(model).__name__}.")
+                                   f"got {type(model).__name__}.")
     inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in frozen.outputs]
     return FrozenModel(frozen.graph.as_graph_def(), inputs, outputs[0],

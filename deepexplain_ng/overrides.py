@@ -1,14 +1,16 @@
-"""The overridden gradient of nonlinearities and the per-graph rule state.
+"""The overridden gradient of the ops a rule may apply to, and the per-graph rule state.
 
-One gradient function is registered with TF under ``GRADIENT_NAME``. Nonlinearity ops
-are marked with it, either while they are built inside a ``DeepExplain`` context
+One gradient function is registered with TF under ``GRADIENT_NAME``. The ops a rule may
+apply to (``op_classes.RULED``: nonlinearities, unary math, products, max, softmax) are
+marked with it, either while they are built inside a ``DeepExplain`` context
 (``gradient_override_map`` writes the ``_gradient_op_type`` attribute as the op is made) or
 afterwards, when an explainer is built on a graph that already exists. Afterwards, the op's
 NodeDef is left alone (a session may have run it already, and TF refuses to have such ops
 mutated): the Python ``Operation`` gets the function as its ``_gradient_function``, which
-TF's gradient lookup consults before any attribute. When TF calls it, the function asks the op's graph which rule is active:
-a rule is active only while an Explainer builds its symbolic gradients, under the
-graph's lock, so ordinary training gradients and other explainers are unaffected.
+TF's gradient lookup consults before any attribute. When TF calls it, the function asks
+the op's graph which rule is active: a rule is active only while an Explainer builds its
+symbolic gradients, under the graph's lock, so ordinary training gradients and other
+explainers are unaffected (without a rule, TF's own gradient is used).
 """
 import contextlib
 import threading

@@ -54,7 +54,7 @@ def _grey(image, shape=None):
         img = img[..., 0] if img.shape[-1] == 1 else img[..., :3] @ _LUMINANCE
     if shape is not None and img.shape != tuple(shape):
         raise ExplainValueError(f"image: expected height and width {tuple(shape)} like the attribution, "
-                         f"got shape {np.shape(image)}.")
+                                f"got shape {np.shape(image)}.")
     return img
 
 
@@ -175,18 +175,18 @@ def compare(images, attributions_by_method, titles=None, path=None, percentile=9
     images = np.asarray(images)
     if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3, 4))) or 0 in images.shape:
         raise ExplainValueError("images: expected shape (n, H, W), (n, H, W, 1) or (n, H, W, 3|4), "
-                         f"got {images.shape}.")
+                                f"got {images.shape}.")
     n, height, width = images.shape[:3]
     if not isinstance(attributions_by_method, Mapping) or not attributions_by_method:
         raise ExplainValueError("attributions_by_method: expected a non-empty dict {method name: array "
-                         f"({n}, {height}, {width}[, C])}}, got {type(attributions_by_method).__name__}"
-                         f"{' (empty)' if isinstance(attributions_by_method, Mapping) else ''}.")
+                                f"({n}, {height}, {width}[, C])}}, got {type(attributions_by_method).__name__}"
+                                f"{' (empty)' if isinstance(attributions_by_method, Mapping) else ''}.")
     maps = {}
     for method, a in attributions_by_method.items():
         shape = np.shape(a)
         if len(shape) not in (3, 4) or shape[:3] != (n, height, width):
             raise ExplainValueError(f"attributions_by_method['{method}']: expected shape ({n}, {height}, {width}) "
-                             f"or ({n}, {height}, {width}, C) like the images, got {shape}.")
+                                    f"or ({n}, {height}, {width}, C) like the images, got {shape}.")
         maps[method] = np.asarray(a)
     if titles is not None and len(titles) != n:
         raise ExplainValueError(f"titles: expected {n} labels (one per image), got {len(titles)}.")

@@ -11,7 +11,6 @@ numbers: the textbook quotient loses most float32 digits when z is close to z_re
 (the error of f(z) - f(z_ref) is ~1e-7 * |f(z)| whatever the distance), which is
 exactly where DeepLIFT references sit for features equal to the baseline.
 """
-import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 

@@ -11,13 +11,12 @@ difference rule, so each sentence's attributions sum to logit(x) - logit(referen
 from common import parse_args, save
 
 import keras  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from deepexplain_ng import DeepExplain  # noqa: E402
 from deepexplain_ng.text import token_attributions  # noqa: E402
-from text_embeddings import LENGTH, VOCAB, make_sentences  # noqa: E402
+from text_embeddings import LENGTH, VOCAB, make_sentences, show_tokens  # noqa: E402
 
 
 class PositionEmbedding(keras.layers.Layer):
@@ -66,18 +65,8 @@ def main():
     print("logit(x) - logit(reference):", np.round(delta, 5))
     np.testing.assert_allclose(per_token.sum(axis=1), delta, rtol=1e-4, atol=1e-4)
     print("summation-to-delta holds through attention, LayerNorm and GELU")
-    for words, scores, label in zip(sentences, per_token, classes):
-        print(f"{['negative', 'positive'][label]:>8}: " + " ".join(f"{VOCAB[w]}({s:+.2f})" for w, s in zip(words, scores)))
-
-    limit = np.abs(per_token).max()
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(sentences) + 0.8), dpi=80)
-    ax.imshow(per_token, cmap="bwr", vmin=-limit, vmax=limit, aspect="auto")
-    for row, words in enumerate(sentences):
-        for col, w in enumerate(words):
-            ax.text(col, row, VOCAB[w], ha="center", va="center", fontsize=9)
-    ax.set_yticks(range(len(sentences)), [["negative", "positive"][c] for c in classes])
-    ax.set_xticks([])
-    ax.set_title("DeepLIFT per token through a transformer (red: for the label, blue: against)")
+    fig = show_tokens(sentences, per_token, classes,
+                      "DeepLIFT per token through a transformer (red: for the label, blue: against)")
     save(fig, args.out, "deeplift_transformer.png")
 
 

@@ -38,6 +38,27 @@ def make_sentences(count, rng):
     return np.array(ids), np.array(labels)
 
 
+def show_tokens(sentences, per_token, classes, title):
+    """Print each sentence with its tokens' attributions and draw them as a red/blue grid.
+
+    ``sentences``: token ids (n, LENGTH); ``per_token``: attributions (n, LENGTH); ``classes``: n labels.
+    Returns the matplotlib figure.
+    """
+    for words, scores, label in zip(sentences, per_token, classes):
+        shown = " ".join(f"{VOCAB[w]}({s:+.2f})" for w, s in zip(words, scores))
+        print(f"{['negative', 'positive'][label]:>8}: {shown}")
+    limit = np.abs(per_token).max()
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(sentences) + 0.8), dpi=80)
+    ax.imshow(per_token, cmap="bwr", vmin=-limit, vmax=limit, aspect="auto")
+    for row, words in enumerate(sentences):
+        for col, w in enumerate(words):
+            ax.text(col, row, VOCAB[w], ha="center", va="center", fontsize=9)
+    ax.set_yticks(range(len(sentences)), [["negative", "positive"][c] for c in classes])
+    ax.set_xticks([])
+    ax.set_title(title)
+    return fig
+
+
 def train(seed=0):
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -69,19 +90,8 @@ def main():
         attributions = de.explain("intgrad", logits, embedded, feed={token_ids: sentences}, ys=classes)
     per_token = token_attributions(attributions)      # (n, LENGTH)
 
-    for words, scores, label in zip(sentences, per_token, classes):
-        shown = " ".join(f"{VOCAB[w]}({s:+.2f})" for w, s in zip(words, scores))
-        print(f"{['negative', 'positive'][label]:>8}: {shown}")
-
-    limit = np.abs(per_token).max()
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(sentences) + 0.8), dpi=80)
-    ax.imshow(per_token, cmap="bwr", vmin=-limit, vmax=limit, aspect="auto")
-    for row, words in enumerate(sentences):
-        for col, w in enumerate(words):
-            ax.text(col, row, VOCAB[w], ha="center", va="center", fontsize=9)
-    ax.set_yticks(range(len(sentences)), [["negative", "positive"][c] for c in classes])
-    ax.set_xticks([])
-    ax.set_title("integrated gradients per token (red: evidence for the label, blue: against)")
+    fig = show_tokens(sentences, per_token, classes,
+                      "integrated gradients per token (red: evidence for the label, blue: against)")
     save(fig, args.out, "text_embeddings.png")
 
 

@@ -43,7 +43,6 @@ def test_softmax_warning_only_for_a_softmax_at_the_target():
         mixed = tf.matmul(tf.nn.softmax(scores), x)           # attention: softmax inside
         logits = tf.reshape(mixed, [-1, 12])
         probabilities = tf.nn.softmax(logits)
-    xs = samples((2, 4, 3), seed=82)
     with DeepExplain(session=tf1.Session(graph=graph)) as de:
         inner = _caught(lambda: de.get_explainer("saliency", logits, x))
         outer = _caught(lambda: de.get_explainer("saliency", probabilities[:, :3], x))

@@ -85,13 +85,13 @@ class Explainer:
         targets, single_target = tensor_list(T, "T")
         if not single_target:
             raise ExplainTypeError("T must be one tensor; to explain several outputs, sum them or pass "
-                            "weights through ys.")
+                                   "weights through ys.")
         # T * ys (DeepExplain's masking idiom): explain T with ys as per-sample weights
         self.target, self.weight_factor = batch_weight_factor(targets[0])
         for label, tensor in [("T", self.target)] + [("X", x) for x in self.inputs]:
             if tensor.graph is not self.graph:
                 raise ExplainValueError(f"{label} '{tensor.name}' belongs to another graph than the "
-                                 "DeepExplain context's session; build the model in the session's graph.")
+                                        "DeepExplain context's session; build the model in the session's graph.")
         self._check_target()
         self.params = self._check_options(options)
         self.memory_budget = (feeding.DEFAULT_MEMORY_BUDGET if memory_budget is None
@@ -127,7 +127,7 @@ class Explainer:
         shape = feeding.static_shape(self.target)
         if shape is None or len(shape) == 0:
             raise ExplainValueError(f"T '{self.target.name}' must have a batch axis (shape (n, ...)), got "
-                             f"shape {self.target.shape}.")
+                                    f"shape {self.target.shape}.")
         if not self.target.dtype.is_floating:
             raise ExplainTypeError(f"T '{self.target.name}' must be a float tensor, got {self.target.dtype.name}.")
         for x in self.inputs:
@@ -144,7 +144,7 @@ class Explainer:
         if unknown:
             allowed = sorted(self.options) + sorted(self.common_options)
             raise ExplainTypeError(f"method '{self.name}' got unknown keyword(s) {unknown}; it accepts "
-                            f"{allowed}.")
+                                   f"{allowed}.")
         params = dict(self.options)
         params.update(options)
         return self.validate(params)
@@ -295,7 +295,7 @@ class Explainer:
                     raise ExplainValueError(f"feed: no tensor named '{key}' in the graph ({error}).") from None
             if not isinstance(tensor, tf.Tensor) or tensor.graph is not self.graph:
                 raise ExplainTypeError(f"feed: keys must be tensors of the explainer's graph (or their names), "
-                                f"got {key!r}.")
+                                       f"got {key!r}.")
             checked[tensor] = feeding.as_array(f"feed['{tensor.name}']", value, tensor.dtype.as_numpy_dtype)
         return checked
 
@@ -305,7 +305,7 @@ class Explainer:
         if not batched:
             names = ", ".join(f"'{x.name}'" for x in self.inputs)
             raise ExplainValueError(f"xs: give the values of X ({names}), or the model's raw inputs as "
-                             "feed={input_placeholder: array} so the explainer computes X from them.")
+                                    "feed={input_placeholder: array} so the explainer computes X from them.")
         counts = {k.name: v.shape[0] for k, v in batched.items()}
         if len(set(counts.values())) > 1:
             raise ExplainValueError(f"feed: the raw inputs need the same number of samples, got {counts}.")

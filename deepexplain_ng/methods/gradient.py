@@ -51,7 +51,7 @@ class GradientExplainer(Explainer):
         values = baseline if len(self.inputs) > 1 else [baseline]
         if len(self.inputs) > 1 and (not isinstance(baseline, (list, tuple)) or len(baseline) != len(self.inputs)):
             raise ExplainValueError(f"baseline: X is a list of {len(self.inputs)} tensors, so baseline must be "
-                             f"a list of {len(self.inputs)} arrays (or None for zeros).")
+                                    f"a list of {len(self.inputs)} arrays (or None for zeros).")
         for i, (b, x) in enumerate(zip(values, self.inputs)):
             label = f"baseline[{i}]" if len(self.inputs) > 1 else "baseline"
             b = feeding.as_array(label, b, x.dtype.as_numpy_dtype)
@@ -60,8 +60,8 @@ class GradientExplainer(Explainer):
                   or (b.ndim == len(sample) + 1 and all(s is None or s == d for s, d in zip(sample, b.shape[1:]))))
             if not ok:
                 raise ExplainValueError(f"{label}: expected the input's shape without the batch axis "
-                                 f"{feeding.shape_str(sample)} (or one baseline per sample, "
-                                 f"{feeding.shape_str(('n',) + sample)}), got {b.shape}.")
+                                        f"{feeding.shape_str(sample)} (or one baseline per sample, "
+                                        f"{feeding.shape_str(('n',) + sample)}), got {b.shape}.")
         return baseline
 
     def baselines(self, xs):

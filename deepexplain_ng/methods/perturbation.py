@@ -20,7 +20,7 @@ def _per_axis(name, value, shape):
     if not isinstance(values, (tuple, list)) or len(values) != len(shape) or not all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
         raise ExplainTypeError(f"{name}: expected an int or a tuple of {len(shape)} ints (one per axis of the "
-                        f"input's shape {tuple(shape)} without batch), got {value!r}.")
+                               f"input's shape {tuple(shape)} without batch), got {value!r}.")
     if any(v <= 0 for v in values):
         raise ExplainValueError(f"{name}: values must be positive, got {tuple(values)}.")
     return tuple(int(v) for v in values)
@@ -44,7 +44,7 @@ class PerturbationExplainer(Explainer):
         shape = self.inputs[0].shape.as_list()[1:]
         if None in shape:
             raise ExplainValueError(f"{self.name}: X '{self.inputs[0].name}' needs a known shape without batch, "
-                             f"got {self.inputs[0].shape}.")
+                                    f"got {self.inputs[0].shape}.")
         self.sample_shape = tuple(shape)
         self.baseline = self._check_baseline(self.params["baseline"])
 
@@ -57,7 +57,7 @@ class PerturbationExplainer(Explainer):
             return np.full(self.sample_shape, array, dtype)
         if array.shape != self.sample_shape:
             raise ExplainValueError(f"baseline: expected a scalar or an array of the input's shape without "
-                             f"the batch axis {self.sample_shape}, got {array.shape}.")
+                                    f"the batch axis {self.sample_shape}, got {array.shape}.")
         return array
 
     def score_rows(self, n_rows, rows_of, weights, extra):
@@ -112,7 +112,7 @@ class Occlusion(PerturbationExplainer):
         uncovered = int((counts == 0).sum())
         if uncovered:
             warn(f"occlusion: window_shape {window} with step {step} leaves {uncovered} of "
-                          f"{grid.size} features uncovered; their attributions are NaN.")
+                 f"{grid.size} features uncovered; their attributions are NaN.")
 
     def _explain(self, xs, weights, rows, context, extra):
         x = xs[0]
@@ -192,7 +192,7 @@ class ShapleySampling(PerturbationExplainer):
         if (not isinstance(dims, (list, tuple)) or not dims or len(set(dims)) != len(dims)
                 or not all(isinstance(d, numbers.Integral) and 1 <= d <= rank for d in dims)):
             raise ExplainValueError(f"sampling_dims: expected distinct axes of the input in 1..{rank} (axis 0 is "
-                             f"the batch), e.g. [1, 2] for the pixels of NHWC images; got {dims!r}.")
+                                    f"the batch), e.g. [1, 2] for the pixels of NHWC images; got {dims!r}.")
         self.sampled = sorted(int(d) - 1 for d in dims)
         rest = [a for a in range(rank) if a not in self.sampled]
         # feature-major layout: sampled axes first, flattened to (features, cells per feature)
