@@ -35,6 +35,7 @@ def method_options(background):
         "vargrad": {"samples": 50, "seed": 0},
         "expected_gradients": {"samples": 100, "seed": 0, "baselines": background},
         "gradient_shap": {"samples": 100, "seed": 0, "stdev": 0.05, "baselines": background},
+        "deeplift_shap": {"baselines": background[:20]},
     }
 
 

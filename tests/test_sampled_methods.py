@@ -122,3 +122,19 @@ def test_expected_gradients_sum_to_the_mean_difference_from_the_background():
     single = [_expected_gradients(net, xs, background, 1, seed=s).sum(axis=1) for s in range(200)]
     sigma = np.std(single, axis=0) / np.sqrt(4000)
     assert np.all(np.abs(a.sum(axis=1) - target) < 5 * sigma + 1e-4)
+
+
+def test_deeplift_shap_is_deeplift_averaged_over_the_background_and_sums_exactly():
+    session, x, t, net, xs = _setup()
+    background = samples((6, 5), seed=404)
+    expected = np.mean([ref.explain(net, "deeplift", xs, YS, baseline=b) for b in background], axis=0)
+    target = ref.score(net, xs, YS) - np.mean([ref.score(net, np.repeat(b[None], 4, 0), YS) for b in background], 0)
+    with DeepExplain(session=session) as de:
+        got = de.explain("deeplift_shap", t, x, xs, ys=CLASSES, baselines=background)
+        chunked = de.explain("deeplift_shap", t, x, xs, ys=CLASSES, baselines=background, batch_size=1,
+                             memory_budget=1)
+        with pytest.raises(ExplainError, match="baselines"):
+            de.explain("deeplift_shap", t, x, xs)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_allclose(got.sum(axis=1), target, rtol=0, atol=1e-5 * np.abs(target).max())
+    np.testing.assert_allclose(chunked, got, rtol=0, atol=1e-5 * np.abs(expected).max())

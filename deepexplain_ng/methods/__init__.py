@@ -4,12 +4,12 @@ from .base import Explainer
 from .gradient import GradientXInput, IntegratedGradients, Saliency, Zero
 from .guided import Deconvnet, GuidedBackprop
 from .perturbation import Occlusion, ShapleySampling
-from .rule_based import DeepLIFT, EpsilonLRP
+from .rule_based import DeepLIFT, DeepLIFTShap, EpsilonLRP
 from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSquared, VarGrad
 
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
-                                     SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap)}
+                                     SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap)}
 
 
 def method_class(name):

@@ -3,6 +3,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import feeding
+from ..errors import ExplainValueError
 from ..op_rules import deeplift_gradients, epsilon_gradients, DEEPLIFT_CLASSES, EPSILON_CLASSES
 from ..rules import original_gradient
 from .base import positive_float
@@ -167,4 +168,42 @@ class DeepLIFT(GradientExplainer):
                 o[lo:hi] = v[:hi - lo]
 
         self.evaluate(self.gradients, xs[0].shape[0], make_feed, consume, extra)
+        return out
+
+
+class DeepLIFTShap(DeepLIFT):
+    """DeepLIFT SHAP (Lundberg & Lee 2017): DeepLIFT averaged over the rows of a background,
+    ``mean_k DeepLIFT(x; baseline = b_k)``; it sums exactly to ``S(x) - mean_k S(b_k)``.
+
+    Options: ``baselines`` (required: a background ``(k, ...)`` of X's sample shape, or a list
+    of them for several inputs). Each sample's copies, one per background row, are rows of the
+    same chunked runs, with their background rows riding in the batch. Result shaped like X.
+    """
+
+    name = "deeplift_shap"
+    options = {"baselines": None}
+
+    def validate(self, params):
+        if params["baselines"] is None:
+            raise ExplainValueError("deeplift_shap needs baselines=: a background array (k, ...) of samples "
+                                    "shaped like X's (a list of them for several inputs).")
+        params["baseline"] = None
+        return params
+
+    def _prepare(self, xs, extra):
+        background = feeding.input_list(self.params["baselines"], self.inputs, name="baselines")
+        return background
+
+    def _explain(self, xs, weights, rows, background, extra):
+        k, n = len(background[0]), len(xs[0])
+        out = [np.empty(x.shape, x.dtype) for x in xs]
+        group = max(1, self.rows_per_run() // k)  # a few samples' copies at a time: bounded memory
+        for lo in range(0, n, group):
+            hi = min(n, lo + group)
+            # sample-major copies: row i * k + j is sample i against background row j
+            copies = [np.repeat(x[lo:hi], k, axis=0) for x in xs]
+            references = [np.tile(b, (hi - lo,) + (1,) * (b.ndim - 1)) for b in background]
+            parts = super()._explain(copies, np.repeat(weights[lo:hi], k, axis=0), slice(None), references, extra)
+            for o, a in zip(out, parts):
+                o[lo:hi] = a.reshape((hi - lo, k) + a.shape[1:]).mean(axis=1)
         return out
