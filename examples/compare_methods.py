@@ -36,6 +36,7 @@ def method_options(background):
         "expected_gradients": {"samples": 100, "seed": 0, "baselines": background},
         "gradient_shap": {"samples": 100, "seed": 0, "stdev": 0.05, "baselines": background},
         "deeplift_shap": {"baselines": background[:20]},
+        "gradcam": {},
     }
 
 

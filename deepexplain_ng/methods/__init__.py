@@ -1,6 +1,7 @@
 """The registry of explanation methods: one name, one Explainer class."""
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
+from .cams import GradCAM
 from .gradient import GradientXInput, IntegratedGradients, Saliency, Zero
 from .guided import Deconvnet, GuidedBackprop
 from .perturbation import Occlusion, ShapleySampling
@@ -9,7 +10,7 @@ from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSqu
 
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
-                                     SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap)}
+                                     SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM)}
 
 
 def method_class(name):
