@@ -16,7 +16,7 @@ import tensorflow as tf  # noqa: E402
 
 from deepexplain_ng import DeepExplain  # noqa: E402
 from deepexplain_ng.text import token_attributions  # noqa: E402
-from text_embeddings import LENGTH, VOCAB, make_sentences, show_tokens  # noqa: E402
+from text_embeddings import LENGTH, VOCAB, fit_on_sentences, make_sentences, show_tokens  # noqa: E402
 
 
 class PositionEmbedding(keras.layers.Layer):
@@ -37,12 +37,9 @@ def train(seed=0):
     h = keras.layers.LayerNormalization()(h + attended)
     h = keras.layers.LayerNormalization()(h + keras.layers.Dense(16)(keras.layers.Dense(32, activation="gelu")(h)))
     logits = keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling1D()(h))
-    model = keras.Model(tokens, logits)
-    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    model.fit(ids[:2500], labels[:2500], epochs=6, batch_size=64, verbose=0)
-    accuracy = model.evaluate(ids[2500:], labels[2500:], verbose=0)[1]
-    return model, ids[2500:], labels[2500:], accuracy
+    return fit_on_sentences(keras.Model(tokens, logits), ids, labels, epochs=6,
+                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                            optimizer=keras.optimizers.Adam(3e-3))
 
 
 def main():

@@ -59,6 +59,14 @@ def show_tokens(sentences, per_token, classes, title):
     return fig
 
 
+def fit_on_sentences(model, ids, labels, epochs, loss="sparse_categorical_crossentropy", optimizer="adam"):
+    """Train on the first 2,500 sentences; returns (model, held-out ids, their labels, accuracy)."""
+    model.compile(optimizer, loss, metrics=["accuracy"])
+    model.fit(ids[:2500], labels[:2500], epochs=epochs, batch_size=64, verbose=0)
+    accuracy = model.evaluate(ids[2500:], labels[2500:], verbose=0)[1]
+    return model, ids[2500:], labels[2500:], accuracy
+
+
 def train(seed=0):
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -70,10 +78,7 @@ def train(seed=0):
         keras.layers.Dense(16, activation="relu"),
         keras.layers.Dense(2, activation="softmax", name="sentiment"),
     ])
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(ids[:2500], labels[:2500], epochs=8, batch_size=64, verbose=0)
-    accuracy = model.evaluate(ids[2500:], labels[2500:], verbose=0)[1]
-    return model, ids[2500:], labels[2500:], accuracy
+    return fit_on_sentences(model, ids, labels, epochs=8)
 
 
 def main():
