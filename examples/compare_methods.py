@@ -37,6 +37,9 @@ def method_options(background):
         "gradient_shap": {"samples": 100, "seed": 0, "stdev": 0.05, "baselines": background},
         "deeplift_shap": {"baselines": background[:20]},
         "gradcam": {},
+        "gradcam_plus_plus": {},
+        "guided_gradcam": {},
+        "fem": {},
     }
 
 

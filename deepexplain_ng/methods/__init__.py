@@ -1,7 +1,7 @@
 """The registry of explanation methods: one name, one Explainer class."""
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
-from .cams import GradCAM
+from .cams import FEM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
 from .gradient import GradientXInput, IntegratedGradients, Saliency, Zero
 from .guided import Deconvnet, GuidedBackprop
 from .perturbation import Occlusion, ShapleySampling
@@ -10,7 +10,8 @@ from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSqu
 
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
-                                     SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM)}
+                                     SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
+                                     GradCAMPlusPlus, GuidedGradCAM, FEM)}
 
 
 def method_class(name):

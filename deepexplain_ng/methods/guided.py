@@ -15,6 +15,20 @@ def _inside(op):
     return tf.cast(unit, z.dtype)
 
 
+def guided_rule(op, grad):
+    """Guided backpropagation's backward rule: ``relu(g) * [unit active]`` at the ReLUs."""
+    if op.type not in RELUS:
+        return original_gradient(op, grad)
+    return tf.nn.relu(grad) * _inside(op)
+
+
+def deconvnet_rule(op, grad):
+    """Deconvnet's backward rule: ``relu(g)`` at the ReLUs, whatever the forward activation."""
+    if op.type not in RELUS:
+        return original_gradient(op, grad)
+    return tf.nn.relu(grad)
+
+
 class GuidedBackprop(GradientExplainer):
     """Guided backpropagation (Springenberg et al. 2015): at each ReLU, only positive gradients
     pass, and only where the unit was active: ``relu(g) * [z > 0]``. Result: that modified
@@ -23,11 +37,7 @@ class GuidedBackprop(GradientExplainer):
     name = "guided_backprop"
 
     def rule(self):
-        def guided(op, grad):
-            if op.type not in RELUS:
-                return original_gradient(op, grad)
-            return tf.nn.relu(grad) * _inside(op)
-        return guided
+        return guided_rule
 
     def _explain(self, xs, weights, rows, context, extra):
         return self.gradients_at(xs, weights, extra)
@@ -40,11 +50,7 @@ class Deconvnet(GradientExplainer):
     name = "deconvnet"
 
     def rule(self):
-        def deconvolution(op, grad):
-            if op.type not in RELUS:
-                return original_gradient(op, grad)
-            return tf.nn.relu(grad)
-        return deconvolution
+        return deconvnet_rule
 
     def _explain(self, xs, weights, rows, context, extra):
         return self.gradients_at(xs, weights, extra)
