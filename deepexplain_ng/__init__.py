@@ -8,7 +8,7 @@ from .context import DeepExplain
 from .errors import ExplainError, ExplainOptionError, ExplainTypeError, ExplainValueError
 from .methods import METHODS, Explainer
 from .models import keras_session
-from .notices import SoftmaxTargetWarning, UnsupportedOpWarning
+from .notices import ConvergenceWarning, SoftmaxTargetWarning, UnsupportedOpWarning
 
 __version__ = "0.1.0"
 
@@ -20,4 +20,4 @@ def available_methods():
 
 __all__ = ["DeepExplain", "Explainer", "available_methods", "keras_session", "text",
            "ExplainError", "ExplainValueError", "ExplainTypeError", "ExplainOptionError",
-           "SoftmaxTargetWarning", "UnsupportedOpWarning"]
+           "ConvergenceWarning", "SoftmaxTargetWarning", "UnsupportedOpWarning"]

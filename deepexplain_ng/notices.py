@@ -23,3 +23,7 @@ def warn(message, category=UserWarning):
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+class ConvergenceWarning(UserWarning):
+    """An adaptive method stopped at its step limit before reaching the asked accuracy."""

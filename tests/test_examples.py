@@ -108,3 +108,12 @@ def test_tf_keras_example_is_deterministic_and_in_inference_mode(example, script
     assert all(float(d) == 0 for _, d in differences)
     assert "inference mode (dropout off)" in output
     assert (out / "keras_tf_keras.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("script", ["intgrad_convergence.py"])
+def test_intgrad_tolerance_example_meets_every_tolerance(example, script):
+    output, out = example(script)
+    assert output.count("every digit within tolerance") == 8
+    rules = re.findall(r"^\s*(\S+): worst relative residual at", output, re.M)
+    assert rules == ["riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gauss_legendre"]
+    assert (out / "intgrad_convergence.png").stat().st_size > 10_000

@@ -2,7 +2,8 @@
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
 from .cams import FEM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
-from .gradient import GradientXInput, IntegratedGradients, Saliency, Zero
+from .gradient import GradientXInput, Saliency, Zero
+from .integrated import IntegratedGradients
 from .guided import Deconvnet, GuidedBackprop
 from .perturbation import Occlusion, ShapleySampling
 from .rule_based import DeepLIFT, DeepLIFTShap, EpsilonLRP

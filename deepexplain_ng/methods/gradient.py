@@ -1,4 +1,4 @@
-"""Gradient methods: saliency, gradient * input, integrated gradients.
+"""Gradient methods: saliency, gradient * input.
 
 Also the shared machinery of every method that back-propagates a (possibly modified)
 gradient of S(x) = sum(T(x) * ys) to the inputs.
@@ -9,7 +9,7 @@ import tensorflow as tf
 from .. import feeding
 from ..errors import ExplainValueError
 from ..overrides import active_rule
-from .base import Explainer, positive_int
+from .base import Explainer
 
 
 class GradientExplainer(Explainer):
@@ -104,49 +104,3 @@ class GradientXInput(GradientExplainer):
 
     def _explain(self, xs, weights, rows, context, extra):
         return [x * g for x, g in zip(xs, self.gradients_at(xs, weights, extra))]
-
-
-class IntegratedGradients(GradientExplainer):
-    """(x - b) * mean over k = 1..steps of dS/dx at b + k/steps (x - b) (Sundararajan et al. 2017).
-
-    The steps of all samples are rows of chunked ``session.run`` batches, generated
-    chunk by chunk, so memory is bounded by the budget whatever ``steps`` is.
-    """
-
-    name = "intgrad"
-    options = {"steps": 100, "baseline": None}
-
-    def validate(self, params):
-        params["steps"] = positive_int("steps", params["steps"])
-        self.check_baseline_shapes(params["baseline"])
-        return params
-
-    def _prepare(self, xs, extra):
-        return self.baselines(xs)
-
-    def _explain(self, xs, weights, rows, baselines, extra):
-        steps = self.params["steps"]
-        baselines = self.rows_of(baselines, rows)
-        n = xs[0].shape[0]
-        sums = [np.zeros(x.shape, np.float64) for x in xs]
-
-        differences = [a - b for a, b in zip(xs, baselines)]
-
-        def make_feed(lo, hi):
-            index = np.arange(lo, hi)
-            sample = index // steps
-            alpha = ((index % steps + 1) / steps).astype(xs[0].dtype)
-            feed = {self.weights: weights[sample]}
-            for x, a, b, d in zip(self.inputs, xs, baselines, differences):
-                scale = alpha.reshape((-1,) + (1,) * (a.ndim - 1))
-                feed[x] = (b if b.shape[0] == 1 else b[sample]) + scale * d[sample]
-            return feed
-
-        def consume(lo, hi, values):
-            sample = np.arange(lo, hi) // steps
-            starts = np.flatnonzero(np.r_[True, sample[1:] != sample[:-1]])
-            for total, v in zip(sums, values):
-                total[sample[starts]] += np.add.reduceat(v, starts, axis=0)
-
-        self.evaluate(self.gradients, n * steps, make_feed, consume, extra)
-        return [((a - b) * (s / steps)).astype(a.dtype) for a, b, s in zip(xs, baselines, sums)]

@@ -7,7 +7,8 @@ import numpy as np
 from .. import feeding
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer, positive_int
-from .gradient import GradientExplainer, GradientXInput, IntegratedGradients, Saliency
+from .gradient import GradientExplainer, GradientXInput, Saliency
+from .integrated import IntegratedGradients
 from .guided import Deconvnet, GuidedBackprop
 from .rule_based import DeepLIFT, EpsilonLRP
 
