@@ -40,6 +40,7 @@ def method_options(background):
         "gradcam_plus_plus": {},
         "guided_gradcam": {},
         "fem": {},
+        "fullgrad": {},
     }
 
 

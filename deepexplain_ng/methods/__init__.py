@@ -2,6 +2,7 @@
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
 from .cams import FEM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
+from .fullgrad import FullGrad
 from .gradient import GradientXInput, Saliency, Zero
 from .integrated import IntegratedGradients
 from .guided import Deconvnet, GuidedBackprop
@@ -12,7 +13,7 @@ from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSqu
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
                                      SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
-                                     GradCAMPlusPlus, GuidedGradCAM, FEM)}
+                                     GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad)}
 
 
 def method_class(name):
