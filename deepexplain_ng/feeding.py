@@ -5,6 +5,7 @@ import numpy as np
 import tqdm
 
 from .errors import ExplainTypeError, ExplainValueError
+from .targets import Target
 
 #: Default memory budget of one ``session.run`` (bytes of activations and gradients).
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
@@ -117,14 +118,20 @@ def target_weights(ys, n, target_shape, dtype):
     """``ys`` as weights of shape ``(n,) + target_shape``.
 
     Accepts None (all ones: every output summed), weights of that shape (e.g. one-hot),
-    or, when the target has one axis of classes, a vector of n integer class indices.
+    or, when the target has one axis of classes, a vector of n integer class indices (or one
+    int for all samples), or a
+    :class:`deepexplain_ng.targets.Target` (contrast, channel, neuron).
     """
     full = (n,) + tuple(target_shape)
     if ys is None:
         return np.ones(full, dtype)
+    if isinstance(ys, Target):
+        return ys.weights(n, tuple(target_shape), dtype)
     array = np.asarray(ys)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise ExplainTypeError(f"ys must be a numeric array, got dtype {array.dtype}.")
+    if np.issubdtype(array.dtype, np.integer) and array.ndim == 0 and len(target_shape) == 1:
+        array = np.full(n, array)  # one class for every sample, as Captum's target=int
     is_indices = (np.issubdtype(array.dtype, np.integer) and array.ndim == 1
                   and len(target_shape) == 1 and array.shape == (n,))
     if is_indices:

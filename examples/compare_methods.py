@@ -41,6 +41,7 @@ def method_options(background):
         "guided_gradcam": {},
         "fem": {},
         "fullgrad": {},
+        "conductance": {"layer": "conv1", "steps": 50},  # (n, 8, 8, 16): summed over channels below
     }
 
 
@@ -60,7 +61,8 @@ def main():
             if method not in registered:
                 continue
             start = time.perf_counter()
-            results[method] = de.explain(method, model.logits, model.X, xs, ys=labels, **options)
+            result = de.explain(method, model.logits, model.X, xs, ys=labels, **options)
+            results[method] = result.sum(axis=-1) if method == "conductance" else result
             print(f"{method:>16}: {time.perf_counter() - start:6.3f} s for {len(xs)} digits")
     path = os.path.join(args.out, "compare_methods.png")
     compare(xs, results, titles=titles(labels), path=path)

@@ -97,7 +97,8 @@ def build_and_train(de_context_fn=None, activation=tf.nn.relu, seed=0, steps=300
         tf1.set_random_seed(seed)
         X = tf1.placeholder(tf.float32, (None, 8, 8, 1), name="digits")
         y = tf1.placeholder(tf.int64, (None,), name="labels")
-        h = activation(tf.nn.conv2d(X, _weights("k1", (3, 3, 1, 16)), 1, "SAME") + _bias("c1", 16))
+        h = tf.identity(activation(tf.nn.conv2d(X, _weights("k1", (3, 3, 1, 16)), 1, "SAME") + _bias("c1", 16)),
+                        name="conv1")
         h = activation(tf.nn.conv2d(h, _weights("k2", (3, 3, 16, 32)), 1, "SAME") + _bias("c2", 32))
         h = tf.reshape(tf.nn.avg_pool2d(h, 2, 2, "VALID"), (-1, 4 * 4 * 32))
         h = activation(tf.matmul(h, _weights("w1", (512, 64))) + _bias("b1", 64))

@@ -2,6 +2,7 @@
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
 from .cams import FEM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
+from .conductance import Conductance
 from .fullgrad import FullGrad
 from .gradient import GradientXInput, Saliency, Zero
 from .integrated import IntegratedGradients
@@ -13,7 +14,7 @@ from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSqu
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
                                      SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
-                                     GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad)}
+                                     GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance)}
 
 
 def method_class(name):

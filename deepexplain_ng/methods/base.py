@@ -213,8 +213,10 @@ class Explainer:
                 None when X is a hidden tensor (a layer's output, an embedding) computed from
                 the model's raw inputs given in ``feed``.
             ys: optional target weights of shape ``(n,) + T.shape[1:]`` (e.g. one-hot), or ``n``
-                integer class indices when T is ``(n, classes)``, or ``"predicted"`` (each
-                sample's top class of T, from one extra forward pass); None sums all outputs of T.
+                integer class indices when T is ``(n, classes)`` (one int: that class for every
+                sample), or ``"predicted"`` (each sample's top class of T, from one extra forward
+                pass), or a quantity of :mod:`deepexplain_ng.targets` (``contrast(a, b)``,
+                ``channel(k)``, ``neuron(i, ...)``); None sums all outputs of T.
             batch_size: samples of ``xs`` per chunk (None: all at once, bounded by the memory
                 budget); it never changes the numbers.
             feed: dict ``{placeholder (tensor or name): value}``. With ``xs``: other

@@ -10,6 +10,7 @@ from ..errors import ExplainTypeError, ExplainValueError
 from ..overrides import active_rule
 from .gradient import GradientExplainer
 from .guided import guided_rule
+from .layers import resolve_layer
 
 
 class LayerMap(GradientExplainer):
@@ -33,22 +34,7 @@ class LayerMap(GradientExplainer):
     def _check_inputs(self):
         if len(self.inputs) > 1:
             raise ExplainValueError(f"{self.name} explains one input tensor; X is a list of {len(self.inputs)}.")
-        layer = self.params["layer"]
-        if layer is None:
-            candidates = [t for op in self.path for t in op.outputs
-                          if t.shape.rank == 4 and t.dtype.is_floating and op.type not in ("Placeholder",)]
-            if not candidates:
-                raise ExplainValueError(f"{self.name}: no 4-D (NHWC) tensor on the path from X to T; give layer=.")
-            layer = candidates[-1]
-        elif isinstance(layer, str):
-            try:
-                layer = self.graph.get_tensor_by_name(layer if ":" in layer else layer + ":0")
-            except (KeyError, ValueError) as error:
-                raise ExplainValueError(f"layer: no tensor named '{layer}' in the graph ({error}).") from None
-        if not isinstance(layer, tf.Tensor) or layer.graph is not self.graph or layer.shape.rank != 4:
-            raise ExplainValueError(f"layer: expected a 4-D (NHWC) tensor of the explainer's graph, got {layer!r}.")
-        if layer.op.name not in {op.name for op in self.path}:
-            raise ExplainValueError(f"layer: '{layer.name}' is not on the path from X to T.")
+        layer = resolve_layer(self, self.params["layer"], rank=4)
         if self.params["upsample"] and self.inputs[0].shape.rank != 4:
             raise ExplainValueError(f"{self.name}: upsample=True needs a 4-D X (NHWC), got {self.inputs[0].shape}; "
                                     "pass upsample=False for the layer's resolution.")
