@@ -3,7 +3,7 @@
     with DeepExplain(session=sess) as de:
         attributions = de.explain("deeplift", T, X, xs, ys=labels)
 """
-from . import targets, text
+from . import targets, text, visualize
 from .context import DeepExplain
 from .errors import ExplainError, ExplainOptionError, ExplainTypeError, ExplainValueError
 from .methods import METHODS, Explainer
@@ -18,6 +18,6 @@ def available_methods():
     return list(METHODS)
 
 
-__all__ = ["DeepExplain", "Explainer", "available_methods", "keras_session", "targets", "text",
+__all__ = ["DeepExplain", "Explainer", "available_methods", "keras_session", "targets", "text", "visualize",
            "ExplainError", "ExplainValueError", "ExplainTypeError", "ExplainOptionError",
            "ConvergenceWarning", "SoftmaxTargetWarning", "UnsupportedOpWarning"]

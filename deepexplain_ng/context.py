@@ -127,6 +127,14 @@ class DeepExplain:
             self._explainers[key] = explainer
         return explainer.run(xs, ys=ys, batch_size=batch_size, feed=feed)
 
+    def compiled(self, key, build):
+        """The object built by ``build()`` for ``key``, built once per context (tools above the
+        methods, such as :func:`deepexplain_ng.visualize.maximize`, keep their ops here)."""
+        if key not in self._explainers:
+            with self.graph.as_default():
+                self._explainers[key] = build()
+        return self._explainers[key]
+
     def import_model(self, model, output="logits", inputs=None, outputs=None, name="model"):
         """Bring a trained model into this context's graph.
 

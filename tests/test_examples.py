@@ -117,3 +117,13 @@ def test_intgrad_tolerance_example_meets_every_tolerance(example, script):
     rules = re.findall(r"^\s*(\S+): worst relative residual at", output, re.M)
     assert rules == ["riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gauss_legendre"]
     assert (out / "intgrad_convergence.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("script", ["feature_visualisation.py"])
+def test_feature_visualisation_images_are_classified_as_their_class(example, script):
+    output, out = example(script)
+    assert "classified as their own class: 10 of 10" in output
+    start, end = (np.array(re.search(rf"class logit at the {w}:\s+\[([^\]]+)\]", output).group(1).split(), float)
+                  for w in ("start", "end"))
+    assert np.all(end > start)
+    assert (out / "feature_visualisation.png").stat().st_size > 5_000
