@@ -48,11 +48,11 @@ def graph_rules(graph):
     return state
 
 
-def _dispatch(op, grad):
+def _dispatch(op, *grads):
     rule = graph_rules(op.graph).active
-    if rule is None:
-        return original_gradient(op, grad)
-    return rule(op, grad)
+    if rule is None or (len(grads) > 1 and not getattr(rule, "multi_output", False)):
+        return original_gradient(op, *grads)  # rules see one-output ops, unless they say otherwise
+    return rule(op, *grads)
 
 
 def _register():
@@ -85,15 +85,16 @@ def is_marked(op):
     return _override_of(op) in (_dispatch, GRADIENT_NAME)
 
 
-def mark(ops):
-    """Mark the ops among ``ops`` a rule may apply to, after the fact; return the ops skipped.
+def mark(ops, extra=frozenset()):
+    """Mark the ops among ``ops`` a rule may apply to (``RULED``, and the op types in ``extra``
+    that a method rules besides), after the fact; return the ops skipped.
 
     Ops that already carry another gradient override (a user's custom gradient) are
     left alone and returned, so the caller can say so.
     """
     foreign = []
     for op in ops:
-        if op.type not in RULED:
+        if op.type not in RULED and op.type not in extra:
             continue
         override = _override_of(op)
         if override is None:

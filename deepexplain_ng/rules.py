@@ -32,9 +32,9 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def original_gradient(op, grad):
-    """TF's registered gradient of ``op``, ignoring any override."""
-    return tf_ops.gradient_registry.lookup(op.type)(op, grad)
+def original_gradient(op, *grads):
+    """TF's registered gradient of ``op`` (one gradient per output), ignoring any override."""
+    return tf_ops.gradient_registry.lookup(op.type)(op, *grads)
 
 
 def epsilon_multiplier(op, epsilon, z=None):

@@ -41,6 +41,7 @@ def method_options(background):
         "guided_gradcam": {},
         "fem": {},
         "fullgrad": {},
+        "lrp": {"rule": "epsilon_plus"},
         "conductance": {"layer": "conv1", "steps": 50},  # (n, 8, 8, 16): summed over channels below
     }
 

@@ -28,8 +28,8 @@ with DeepExplain(session=SESS) as _de:
 
 
 def test_unknown_method(de):
-    with pytest.raises(ValueError, match=r"unknown method 'lrp'.*deeplift"):
-        de.explain("lrp", T, X, XS)
+    with pytest.raises(ValueError, match=r"unknown method 'lrp_flat'.*deeplift"):
+        de.explain("lrp_flat", T, X, XS)
     with pytest.raises(TypeError, match="method must be a string"):
         de.explain(None, T, X, XS)
 

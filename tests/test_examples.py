@@ -19,7 +19,7 @@ pytestmark = pytest.mark.examples  # subprocesses: run once, in the main run
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 METHOD_SCRIPTS = ["saliency.py", "grad_input.py", "intgrad.py", "elrp.py", "deeplift.py", "occlusion.py",
-                  "shapley_sampling.py"]
+                  "shapley_sampling.py", "lrp.py"]
 WORKERS = min(4, (os.cpu_count() or 1) + 1)
 
 
@@ -94,6 +94,11 @@ def test_method_example(example, script):
         rows = re.findall(r"^\s+(\S+e-0\d)\s+(\S+)\s+(\S+)$", output, re.M)
         relu, tanh = np.array([[float(r), float(t)] for _, r, t in rows]).T
         assert len(rows) == 3 and np.all(np.diff(relu) < 0) and relu[-1] < 1e-3 and tanh.min() > 0.1
+    if script == "lrp.py":        # z+ and the composites keep most of each logit, never more
+        kept = {name: np.array(values.split(), float) for name, values in
+                re.findall(r"^\s*(\S+): sum of relevance / logit per digit: (.*)$", output, re.M)}
+        assert len(kept) == 7 and all(0.5 < kept[name].min() and kept[name].max() <= 1 + 1e-4
+                                      for name in ("zplus", "epsilon_plus", "epsilon_plus_flat"))
     if script in ("deeplift.py", "shapley_sampling.py"):
         assert re.search(r"(summation-to-delta|efficiency) holds", output)
 

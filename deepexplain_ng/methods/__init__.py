@@ -6,6 +6,7 @@ from .conductance import Conductance
 from .fullgrad import FullGrad
 from .gradient import GradientXInput, Saliency, Zero
 from .integrated import IntegratedGradients
+from .lrp import LRP
 from .guided import Deconvnet, GuidedBackprop
 from .perturbation import Occlusion, ShapleySampling
 from .rule_based import DeepLIFT, DeepLIFTShap, EpsilonLRP
@@ -14,7 +15,7 @@ from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSqu
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
                                      SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
-                                     GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance)}
+                                     GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance, LRP)}
 
 
 def method_class(name):

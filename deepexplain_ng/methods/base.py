@@ -75,6 +75,8 @@ class Explainer:
     rule_based = False
     #: op classes (``op_classes.op_class``) the method's rules treat exactly
     exact_classes = frozenset()
+    #: op types the method's rule applies to besides ``op_classes.RULED`` (marked at build)
+    marked_types = frozenset()
     #: keywords every method accepts
     common_options = {"memory_budget": None, "progress": None}
 
@@ -99,7 +101,7 @@ class Explainer:
         self.progress = progress
         self.path, reached = path_ops([self.target], self.inputs)
         self._check_connected(reached)
-        foreign = mark(self.path)
+        foreign = mark(self.path, self.marked_types)
         if foreign and self.rule_based:
             names = ", ".join(f"'{op.name}' ({op.type})" for op in foreign)
             warn(f"{self.name}: these nonlinearities carry a gradient override of their own, "
