@@ -139,6 +139,10 @@ def sequential_fn(method, session, x, t, xs, classes, options, grad, score):
     if method == "intgrad":
         steps = options["steps"]
         return lambda: [session.run(grad, {x: xs * k / steps}) for k in range(1, steps + 1)]
+    if method in ("smoothgrad", "expected_gradients"):  # one gradient run per draw
+        return lambda: [session.run(grad, {x: xs * 0.5}) for _ in range(options["samples"])]
+    if method == "deeplift_shap":  # one DeepLIFT run (inputs and a baseline row) per background row
+        return lambda: [session.run(grad, {x: np.concatenate([xs, b[None]])}) for b in options["baselines"]]
     rows, runs = perturbation_rows(method, xs, options)
     per_run = rows.reshape((n, -1) + xs.shape[1:])
 
@@ -168,6 +172,16 @@ def measure(workload, session, x, t, xs, methods, repeats):
             elif method == "intgrad":
                 floor_rows = np.repeat(xs, options["steps"], axis=0)
                 fetch = explainer.gradients
+            elif method in ("smoothgrad", "expected_gradients"):
+                # the noisy copies / draws: the base gradient of samples rows per input
+                floor_rows = np.repeat(xs, options["samples"], axis=0)
+                fetch = getattr(explainer, "base", explainer).gradients
+            elif method == "deeplift_shap":
+                # one copy per background row, and the background: TF's plain gradient of them
+                background = options["baselines"]
+                floor_rows = np.concatenate([np.repeat(xs, len(background), axis=0), background])
+                with session.graph.as_default():
+                    fetch = tf.gradients(explainer.score, x)
             elif method in ("elrp", "deeplift"):
                 # the floor of a modified chain rule: TF's plain gradient of the same rows
                 with session.graph.as_default():
@@ -176,7 +190,8 @@ def measure(workload, session, x, t, xs, methods, repeats):
             else:
                 floor_rows, fetch = xs, explainer.gradients
             weights = np.ones((len(floor_rows), 10), np.float32)
-            feed_weights = (lambda lo, hi: {explainer.weights: weights[lo:hi]}) if fetch is not forward else None
+            weights_tensor = getattr(explainer, "base", explainer).weights
+            feed_weights = (lambda lo, hi: {weights_tensor: weights[lo:hi]}) if fetch is not forward else None
             if method == "deeplift":  # the inputs and the baseline row, in one run
                 floor_rows, chunk = np.concatenate([xs, np.zeros_like(xs[:1])]), len(xs) + 1
                 weights = np.ones((len(floor_rows), 10), np.float32)
@@ -226,10 +241,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
     parser.add_argument("--no-memory", action="store_true", help="skip the 224x224x3 occlusion check")
+    parser.add_argument("--only", nargs="+", metavar="METHOD", help="measure only these methods")
     args = parser.parse_args()
     steps, samples = (20, 1) if args.quick else (100, 5)
+    draws = 10 if args.quick else 50
     methods = {"saliency": {}, "grad*input": {}, "intgrad": {"steps": steps}, "elrp": {}, "deeplift": {},
-               "occlusion": {"window_shape": 1}, "shapley_sampling": {"samples": samples, "seed": 0}}
+               "occlusion": {"window_shape": 1}, "shapley_sampling": {"samples": samples, "seed": 0},
+               "smoothgrad": {"samples": draws, "seed": 0}, "expected_gradients": {"samples": draws, "seed": 0},
+               "deeplift_shap": {}}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"TF {tf.__version__}, intra-op threads {args.threads}, inter-op 1; numpy {np.__version__}")
     print(f"median of {args.repeats} alternating ng/floor runs after a warm-up (sequential: median of {max(1, args.repeats // 3)}); "
@@ -244,10 +263,15 @@ def main():
         workloads[1] = ("cnn n=4", cnn, workloads[1][2][:4])
     for name, build, xs in workloads:
         session, x, t = build(args.threads)
-        measure(name, session, x, t, xs, methods, args.repeats)
+        # a background for the expectation methods: other rows of the same distribution
+        background = rng.random((20,) + xs.shape[1:]).astype(np.float32)
+        chosen = {m: dict(o, baselines=background[:10] if m == "deeplift_shap" else background)
+                  if m in ("expected_gradients", "deeplift_shap") else o for m, o in methods.items()
+                  if not args.only or m in args.only}
+        measure(name, session, x, t, xs, chosen, args.repeats)
     # DeepLIFT's product, softmax and normalisation rules against the plain gradient
     session, x, t = transformer(args.threads)
-    one_pass = {m: methods[m] for m in ("saliency", "grad*input", "elrp", "deeplift")}
+    one_pass = {m: methods[m] for m in ("saliency", "grad*input", "elrp", "deeplift") if not args.only or m in args.only}
     measure("transformer n=16", session, x, t, rng.normal(size=(16, 16, 32)).astype(np.float32), one_pass,
             args.repeats)
     if not args.no_memory and not args.quick:

@@ -332,3 +332,41 @@ def test_multiple_inputs_are_refused_with_advice():
         for method in ("occlusion", "shapley_sampling"):
             with pytest.raises(ValueError, match="Concatenate them into one input tensor"):
                 de.explain(method, t, [a, b], [np.ones((1, 2)), np.ones((1, 2))])
+
+
+def test_balanced_pairs_are_exact_on_three_feature_models():
+    """Three balanced pairs of three features are all six orders: exact enumeration, where
+    independent orthogonal pairs repeat some orders and miss others."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 3))
+        t = x[:, 0] * x[:, 1] * x[:, 2] + tf.nn.relu(x[:, 0] - x[:, 1] * x[:, 2])
+    model = lambda v: v[0] * v[1] * v[2] + max(v[0] - v[1] * v[2], 0)  # noqa: E731
+    xs, baseline = samples((20, 3), seed=60) * 1.5, samples((3,), seed=61)
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        balanced = de.explain("shapley_sampling", t, x, xs, samples=6, seed=0, baseline=baseline)
+        orthogonal = de.explain("shapley_sampling", t, x, xs, samples=6, seed=0, baseline=baseline,
+                                design="orthogonal")
+    worst_orthogonal = 0.0
+    for b, o, point in zip(balanced, orthogonal, xs.astype(np.float64)):
+        exact = exact_shapley(model, point, baseline.astype(np.float64))
+        tolerance = float32_tolerance(np.abs(coalition_values(model, point, baseline)) + 1, terms=3)
+        np.testing.assert_allclose(b, exact, rtol=0, atol=tolerance)
+        worst_orthogonal = max(worst_orthogonal, np.abs(o - exact).max() / tolerance)
+    assert worst_orthogonal > 100
+
+
+@pytest.mark.parametrize("design", ["balanced", "orthogonal", "antithetic", "independent"])
+def test_every_design_gives_uniform_permutations(design):
+    from deepexplain_ng import orders
+
+    n, samples_, features = 3000, 5, 5
+    drawn = orders.design(design, np.random.default_rng(62), n, samples_, features)
+    assert drawn.shape == (n, samples_, features) and (np.sort(drawn, axis=2) == np.arange(features)).all()
+    if design != "independent":
+        np.testing.assert_array_equal(drawn[:, 1::2], drawn[:, 0:-1:2, ::-1])
+    # each order on its own is uniform: every feature first 1/F of the time, 5 sigma
+    for k in range(samples_):
+        frequency = np.bincount(drawn[:, k, 0], minlength=features) / n
+        sigma = np.sqrt((1 / features) * (1 - 1 / features) / n)
+        assert np.abs(frequency - 1 / features).max() < 5 * sigma, (k, frequency)

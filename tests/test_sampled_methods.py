@@ -42,7 +42,7 @@ def test_guided_backprop_and_deconvnet(method):
 
 def _noisy_copies(xs, samples_per, noise_level, seed):
     sigma = noise_level * (xs.max(axis=1) - xs.min(axis=1))
-    noise = np.random.default_rng(seed).standard_normal((len(xs) * samples_per, xs.shape[1]))
+    noise = np.random.default_rng(seed).standard_normal((len(xs) * samples_per, xs.shape[1]), dtype=np.float32)
     return np.repeat(xs, samples_per, axis=0).astype(np.float64) + noise * np.repeat(sigma, samples_per)[:, None]
 
 
@@ -124,8 +124,11 @@ def test_expected_gradients_sum_to_the_mean_difference_from_the_background():
     assert np.all(np.abs(a.sum(axis=1) - target) < 5 * sigma + 1e-4)
 
 
-def test_deeplift_shap_is_deeplift_averaged_over_the_background_and_sums_exactly():
-    session, x, t, net, xs = _setup()
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu"])
+def test_deeplift_shap_is_deeplift_averaged_over_the_background_and_sums_exactly(activation):
+    tf_activation = {"relu": tf.nn.relu, "tanh": tf.tanh, "elu": tf.nn.elu}[activation]
+    _, session, x, t = mlp_graph(tf_activation, seed=400)
+    net, xs = ref.MLP(mlp_weights(seed=400), activation), samples((4, 5), seed=401)
     background = samples((6, 5), seed=404)
     expected = np.mean([ref.explain(net, "deeplift", xs, YS, baseline=b) for b in background], axis=0)
     target = ref.score(net, xs, YS) - np.mean([ref.score(net, np.repeat(b[None], 4, 0), YS) for b in background], 0)

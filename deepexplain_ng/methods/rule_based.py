@@ -68,6 +68,9 @@ class DeepLIFT(GradientExplainer):
     name = "deeplift"
     options = {"baseline": None}
     rule_based = True
+    #: stacked rows: the reference rows after the inputs are one shared row or one per input
+    #: (sliced, broadcast); True: any number, each input row naming its own (gathered)
+    gathers_references = False
     exact_classes = DEEPLIFT_CLASSES
 
     def validate(self, params):
@@ -86,6 +89,9 @@ class DeepLIFT(GradientExplainer):
 
         def parts(tensor):
             """(rows on the inputs, rows on their references) of a tensor on the path."""
+            if self.stacked and self.gathers_references:
+                reference = tf.gather(tensor, self.reference_of_row[:self.real_rows])
+                return tensor[:self.real_rows], tf.stop_gradient(reference)
             if self.stacked:
                 return tensor[:self.real_rows], tf.stop_gradient(tensor[self.real_rows:])
             shape = None if tensor.shape.rank is None else [None] + tensor.shape.as_list()[1:]
@@ -182,6 +188,7 @@ class DeepLIFTShap(DeepLIFT):
 
     name = "deeplift_shap"
     options = {"baselines": None}
+    gathers_references = True
 
     def validate(self, params):
         if params["baselines"] is None:
@@ -195,6 +202,8 @@ class DeepLIFTShap(DeepLIFT):
         return background
 
     def _explain(self, xs, weights, rows, background, extra):
+        if self.stacked:
+            return self._shared_background(xs, weights, background, extra)
         k, n = len(background[0]), len(xs[0])
         out = [np.empty(x.shape, x.dtype) for x in xs]
         group = max(1, self.rows_per_run() // k)  # a few samples' copies at a time: bounded memory
@@ -207,3 +216,38 @@ class DeepLIFTShap(DeepLIFT):
             for o, a in zip(out, parts):
                 o[lo:hi] = a.reshape((hi - lo, k) + a.shape[1:]).mean(axis=1)
         return out
+
+    def _shared_background(self, xs, weights, background, extra):
+        """Copies of the samples, one per background row (row i * k + j: sample i against
+        background row j), and the k background rows once per run after them: each copy's
+        references are gathered from its background row."""
+        k, n = len(background[0]), len(xs[0])
+        totals = [np.zeros(x.shape, np.float64) for x in xs]
+        chunk = {}
+
+        def make_feed(lo, hi):
+            sample, row = np.divmod(np.arange(lo, hi), k)
+            real = hi - lo
+            chunk["sample"], chunk["row"] = sample, row
+            feed = {x: np.concatenate([a[sample], b]) for x, a, b in zip(self.inputs, xs, background)}
+            padding = np.zeros((k,) + weights.shape[1:], weights.dtype)
+            feed[self.weights] = np.concatenate([weights[sample], padding])
+            feed[self.real_rows] = real
+            feed[self.reference_of_row] = np.concatenate([real + row, real + np.arange(k)]).astype(np.int32)
+            return feed
+
+        def consume(lo, hi, values):
+            sample, row = chunk["sample"], chunk["row"]
+            # rows are sample-major: each sample's copies are contiguous (np.add.at is slow)
+            starts = np.flatnonzero(np.r_[True, sample[1:] != sample[:-1]])
+            for total, x, b, v in zip(totals, xs, background, values):
+                total[sample[starts]] += np.add.reduceat((x[sample] - b[row]) * v[:hi - lo], starts, axis=0)
+
+        self.evaluate(self.gradients, n * k, make_feed, consume, extra, description=self.name)
+        return [(total / k).astype(x.dtype) for total, x in zip(totals, xs)]
+
+    def rows_per_run(self):
+        # copies only: the background (k rows) rides in every run besides them
+        background = self.params["baselines"]
+        k = len(background[0] if isinstance(background, (list, tuple)) else background)
+        return max(1, GradientExplainer.rows_per_run(self) - k)
