@@ -10,7 +10,8 @@ with K orders per input each, so the same K * (F - 1) + 2 model rows per input:
 * plain: K independent uniform orders (the previous library behaviour, written out here);
 * antithetic: K / 2 independent orders, each with its reverse (written out here);
 * library: ``de.explain("shapley_sampling", ..., samples=K, seed=s)``, which pairs each order
-  with its reverse and draws the pairs from orthogonal directions (real model rows).
+  with its reverse and chooses the pairs balanced (``deepexplain_ng.orders.balanced``; real
+  model rows). ``benchmarks/shapley_design.py`` compares all the designs.
 
 plain and antithetic read their rows' values from the coalition table (the same float32 rows
 the library feeds); the script checks that the table reproduces the library's own estimate

@@ -154,3 +154,33 @@ def run_method_example(method, description, **options):
     compare(xs, {method: attributions}, titles=titles(labels), path=path)
     print(f"wrote {os.path.abspath(path)}")
     return model, xs, labels, attributions
+
+
+def run_family_example(name, description, options_by_method):
+    """:func:`run_method_example` for several methods of a family, drawn side by side.
+
+    Explains the first test digits for their true class with each method of
+    ``options_by_method`` (``{method: options}``, or a function of the trained model giving it;
+    ``(n, H, W)`` maps are drawn as they are), saves ``<out>/<name>.png`` and prints each
+    method's time.
+
+    Returns:
+        ``(model, xs, labels, {method: attributions})``.
+    """
+    args = parse_args(description)
+    model = build_and_train()
+    describe(model)
+    xs, labels = model.test_images[:args.samples], model.test_labels[:args.samples]
+    if callable(options_by_method):
+        options_by_method = options_by_method(model)
+    results = {}
+    with DeepExplain(session=model.sess) as de:
+        for method, options in options_by_method.items():
+            start = time.perf_counter()
+            results[method] = de.explain(method, model.logits, model.X, xs, ys=labels, **options)
+            print(f"{method}: {time.perf_counter() - start:.3f} s for {len(xs)} digits")
+    path = os.path.join(args.out, name + ".png")
+    compare(xs, results, titles=titles(labels), path=path)
+    print(f"wrote {os.path.abspath(path)}")
+    return model, xs, labels, results
+

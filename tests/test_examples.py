@@ -132,3 +132,23 @@ def test_feature_visualisation_images_are_classified_as_their_class(example, scr
                   for w in ("start", "end"))
     assert np.all(end > start)
     assert (out / "feature_visualisation.png").stat().st_size > 5_000
+
+
+FAMILY_CHECKS = {
+    # Adebayo et al.'s sanity check: guided backprop barely changes with the class
+    "guided_backprop.py": lambda out: (lambda c: c["guided_backprop"] > c["saliency"] + 0.2)(
+        {m: float(v) for m, v in re.findall(r"^\s*(\S+): correlation of the maps .*: (\S+)$", out, re.M)}),
+    "noise_tunnels.py": lambda out: float(re.search(r"max relative difference (\S+)", out).group(1)) < 1e-5,
+    "expectations.py": lambda out: float(re.search(r"deeplift_shap: max \|sum .*= (\S+)", out).group(1)) < 1e-3,
+    "cams.py": lambda out: len(re.findall(r"shape \(4, 8, 8", out)) == 4,
+    "fullgrad.py": lambda out: float(re.search(r"completeness: .*= (\S+)", out).group(1)) < 1e-3,
+}
+
+
+@pytest.mark.parametrize("script", sorted(FAMILY_CHECKS))
+def test_family_example(example, script):
+    output, out = example(script)
+    pictures = list(out.glob("*.png"))
+    assert len(pictures) == 1 and f"wrote {pictures[0]}" in output, output
+    assert _colour_counts(pictures[0])[0] > 50
+    assert FAMILY_CHECKS[script](output), output
