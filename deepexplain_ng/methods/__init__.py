@@ -2,6 +2,7 @@
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
 from .cams import FEM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
+from .coalitions import FeatureAblation, KernelShap, Lime
 from .conductance import Conductance
 from .fullgrad import FullGrad
 from .gradient import GradientXInput, Saliency, Zero
@@ -15,7 +16,8 @@ from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSqu
 METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
                                      SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
-                                     GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance, LRP)}
+                                     GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance, LRP,
+                                     FeatureAblation, KernelShap, Lime)}
 
 
 def method_class(name):

@@ -1,0 +1,204 @@
+"""Model-agnostic methods on feature groups: feature ablation, KernelSHAP and LIME.
+
+Each evaluates S on coalitions of a sample's feature groups (``deepexplain_ng.groups``): the
+groups present keep the input's values, the others take the baseline's. The coalitions of all
+samples are rows of memory-bounded ``session.run`` chunks, generated chunk by chunk.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .. import groups
+from ..errors import ExplainTypeError, ExplainValueError
+from .base import positive_int
+from .perturbation import PerturbationExplainer
+
+
+def _check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
+
+
+class GroupPerturbation(PerturbationExplainer):
+    """Feature groups and the scoring of coalitions of them (see :mod:`deepexplain_ng.groups`).
+
+    Options shared by the group methods: ``feature_mask=None`` (every cell its own group; an
+    integer array, ``"slic"`` or ``"grid"``), ``n_segments=50`` and ``compactness=10`` (SLIC),
+    ``cell=4`` (grid), ``baseline=None`` (0; a scalar or an array of one sample's shape).
+    The result is shaped like X, each group's value spread evenly over its cells.
+    """
+
+    options = {"feature_mask": None, "n_segments": 50, "compactness": 10.0, "cell": 4, "baseline": None}
+
+    def validate(self, params):
+        params["n_segments"] = positive_int("n_segments", params["n_segments"])
+        if "seed" in params:
+            _check_seed(params["seed"])
+        return params
+
+    def _groups(self, x):
+        mask = self.params["feature_mask"]
+        if mask is None:
+            cells = int(np.prod(self.sample_shape))
+            return np.tile(np.arange(cells), (len(x), 1)), np.full(len(x), cells)
+        return groups.resolve(mask, x, self.sample_shape, self.params["n_segments"], self.params["compactness"],
+                              self.params["cell"])
+
+    def score_coalitions(self, x, weights, labels, present, extra):
+        """S of sample i with the groups ``present[i, r]`` kept: ``present`` ``(n, R, G)`` bool
+        -> scores ``(n, R)``."""
+        n, count = present.shape[:2]
+        flat = x.reshape(n, -1)
+        base = self.baseline.reshape(-1)
+
+        def rows_of(index):
+            sample, r = np.divmod(index, count)
+            keep = np.take_along_axis(present[sample, r], labels[sample], axis=1)
+            return np.where(keep, flat[sample], base).reshape((len(index),) + self.sample_shape), sample
+
+        return self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
+
+    def _prepare(self, xs, extra):
+        # one random stream per sample: draws never depend on how the samples are chunked
+        return np.random.SeedSequence(self.params.get("seed")).spawn(len(xs[0]))
+
+    def _explain(self, xs, weights, rows, streams, extra):
+        x = xs[0]
+        labels, counts = self._groups(x)
+        rngs = [np.random.default_rng(s) for s in streams[rows]]
+        values = self.group_values(x, weights, labels, counts, extra, rngs)
+        return [groups.spread(values, labels, counts).reshape(x.shape).astype(x.dtype)]
+
+    def group_values(self, x, weights, labels, counts, extra, rngs):
+        """``(n, G)``: each sample's value of each of its groups (0 beyond its count); ``rngs``:
+        each sample's random generator."""
+        raise NotImplementedError
+
+
+class FeatureAblation(GroupPerturbation):
+    """Feature ablation (Captum's FeatureAblation): each group replaced by the baseline alone,
+    credited with the change of S: ``S(x) - S(x with group g at the baseline)``. One row per
+    group and sample, plus S(x). Options: see :class:`GroupPerturbation`."""
+
+    name = "feature_ablation"
+
+    def group_values(self, x, weights, labels, counts, extra, rngs):
+        g = int(counts.max())
+        present = np.ones((len(x), g + 1, g), bool)
+        present[:, 1:][:, np.arange(g), np.arange(g)] = False
+        scores = self.score_coalitions(x, weights, labels, present, extra)
+        values = scores[:, :1] - scores[:, 1:]
+        return np.where(np.arange(g) < counts[:, None], values, 0.0)
+
+
+def _shapley_kernel(size, groups_count):
+    """The Shapley kernel's weight of one coalition of ``size`` of ``groups_count`` groups."""
+    return (groups_count - 1) / (math.comb(groups_count, size) * size * (groups_count - size))
+
+
+def _constrained_least_squares(z, y, w, total):
+    """argmin sum w (y - z phi)^2 subject to sum(phi) = total (the last group eliminated)."""
+    g = z.shape[1]
+    if g == 1:
+        return np.array([total])
+    reduced = z[:, :-1] - z[:, -1:]
+    target = y - z[:, -1] * total
+    root = np.sqrt(w)[:, None]
+    head, *_ = np.linalg.lstsq(reduced * root, target * root[:, 0], rcond=None)
+    return np.r_[head, total - head.sum()]
+
+
+class KernelShap(GroupPerturbation):
+    """KernelSHAP (Lundberg & Lee 2017), as the shap package: the Shapley values of the groups
+    as the weighted least-squares fit of ``S(coalition) - S(empty)`` on the coalitions'
+    indicators, with the Shapley kernel's weights and the efficiency constraint
+    ``sum(phi) = S(x) - S(baseline)`` imposed exactly.
+
+    When all ``2^G - 2`` proper coalitions fit in ``samples``, they are enumerated (the result
+    is then the exact Shapley values); otherwise ``samples`` coalitions are drawn in pairs (a
+    coalition and its complement), their sizes from the kernel's distribution
+    ``p(s) ~ (G - 1) / (s (G - s))``, members uniformly. Options: ``samples=2048`` coalitions per
+    sample, ``seed=None``, and those of :class:`GroupPerturbation`.
+    """
+
+    name = "kernel_shap"
+    options = dict(GroupPerturbation.options, samples=2048, seed=None)
+
+    def validate(self, params):
+        params["samples"] = positive_int("samples", params["samples"])
+        return super().validate(params)
+
+    def _coalitions(self, rng, g):
+        """``(z (R, g) bool, w (R,))`` for one sample of g groups."""
+        samples = self.params["samples"]
+        if g <= 1:
+            return np.zeros((0, g), bool), np.zeros(0)
+        if 2 ** g - 2 <= samples:
+            codes = np.arange(1, 2 ** g - 1)
+            z = (codes[:, None] >> np.arange(g)) & 1 == 1
+            sizes = z.sum(axis=1)
+            return z, np.array([_shapley_kernel(s, g) for s in sizes])
+        sizes = np.arange(1, g)
+        probabilities = (g - 1) / (sizes * (g - sizes))
+        pairs = -(-samples // 2)
+        drawn = rng.choice(sizes, size=pairs, p=probabilities / probabilities.sum())
+        keys = rng.random((pairs, g))
+        rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+        z = rank < drawn[:, None]
+        z = np.stack([z, ~z], axis=1).reshape(2 * pairs, g)[:samples]
+        return z, np.ones(len(z))
+
+    def group_values(self, x, weights, labels, counts, extra, rngs):
+        n, g_max = len(x), int(counts.max())
+        designs = [self._coalitions(rng, int(g)) for rng, g in zip(rngs, counts)]
+        rows = 2 + max(len(z) for z, _ in designs)
+        present = np.ones((n, rows, g_max), bool)
+        present[:, 1] = False  # row 0: S(x); row 1: S(baseline)
+        for i, (z, _) in enumerate(designs):
+            present[i, 2:2 + len(z), :z.shape[1]] = z
+        scores = self.score_coalitions(x, weights, labels, present, extra)
+        values = np.zeros((n, g_max))
+        for i, (z, w) in enumerate(designs):
+            g, total = int(counts[i]), scores[i, 0] - scores[i, 1]
+            y = scores[i, 2:2 + len(z)] - scores[i, 1]
+            values[i, :g] = _constrained_least_squares(z.astype(np.float64), y, w, total)
+        return values
+
+
+class Lime(GroupPerturbation):
+    """LIME (Ribeiro et al. 2016) with Captum's defaults: ``samples`` coalitions, each group
+    present with probability 1/2; each weighted by ``exp(-d^2 / kernel_width^2)`` with ``d`` the
+    cosine distance between the coalition's indicator vector and the all-present one; the
+    groups' values are the coefficients of the weighted least-squares linear model (with an
+    intercept, no regularisation) of S on the indicators. Options: ``samples=50``,
+    ``kernel_width=1.0``, ``seed=None``, and those of :class:`GroupPerturbation`.
+    """
+
+    name = "lime"
+    options = dict(GroupPerturbation.options, samples=50, kernel_width=1.0, seed=None)
+
+    def validate(self, params):
+        params["samples"] = positive_int("samples", params["samples"])
+        width = params["kernel_width"]
+        if isinstance(width, bool) or not isinstance(width, numbers.Real) or not np.isfinite(width) or width <= 0:
+            raise ExplainValueError(f"kernel_width must be a positive number, got {width!r}.")
+        return super().validate(params)
+
+    def group_values(self, x, weights, labels, counts, extra, rngs):
+        n, g_max, samples = len(x), int(counts.max()), self.params["samples"]
+        present = np.zeros((n, samples, g_max), bool)  # groups a sample does not have: absent
+        for i, (rng, g) in enumerate(zip(rngs, counts)):
+            present[i, :, :g] = rng.random((samples, int(g))) < 0.5
+        scores = self.score_coalitions(x, weights, labels, present, extra)
+        values = np.zeros((n, g_max))
+        for i in range(n):
+            g = int(counts[i])
+            z = present[i, :, :g].astype(np.float64)
+            on = z.sum(axis=1)
+            distance = 1.0 - np.sqrt(on / g)  # 1 - cos(z, ones): z . 1 / (|z| sqrt(g)) = sqrt(|z| / g)
+            w = np.exp(-distance ** 2 / self.params["kernel_width"] ** 2)
+            design = np.c_[np.ones(samples), z] * np.sqrt(w)[:, None]
+            coefficients, *_ = np.linalg.lstsq(design, scores[i] * np.sqrt(w), rcond=None)
+            values[i, :g] = coefficients[1:]
+        return values

@@ -1,0 +1,134 @@
+"""Feature groups, feature ablation, KernelSHAP and LIME against exact values computed in numpy."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deepexplain_ng import DeepExplain, ExplainError, groups
+from builders import samples
+
+tf1 = tf.compat.v1
+
+
+def _linear_image_model(seed=110):
+    w = np.random.default_rng(seed).normal(size=(4, 4, 2)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 4, 4, 2))
+        t = tf.reduce_sum(x * w, axis=(1, 2, 3))[:, None]
+    return tf1.Session(graph=graph), x, t, w.astype(np.float64)
+
+
+QUADRANTS = np.kron(np.arange(4).reshape(2, 2), np.ones((2, 2), int))  # (4, 4): 4 groups of 2x2 pixels
+
+
+def _expected_linear(xs, w, baseline, mask):
+    """Each group's value w.(x - b) over its cells, spread evenly over the cells."""
+    full = np.broadcast_to(mask[..., None], xs.shape[1:])
+    out = np.empty(xs.shape)
+    for i, x in enumerate(xs.astype(np.float64)):
+        terms = w * (x - baseline)
+        for g in np.unique(full):
+            cells = full == g
+            out[i][cells] = terms[cells].sum() / cells.sum()
+    return out
+
+
+@pytest.mark.parametrize("method, options", [("feature_ablation", {}), ("lime", {"samples": 60, "seed": 1}),
+                                             ("kernel_shap", {"samples": 14, "seed": 2})])
+def test_group_values_on_a_linear_model_are_w_times_x_minus_b(method, options):
+    session, x, t, w = _linear_image_model()
+    xs, baseline = samples((3, 4, 4, 2), seed=111), 0.5
+    with DeepExplain(session=session) as de:
+        got = de.explain(method, t, x, xs, feature_mask=QUADRANTS, baseline=baseline, batch_size=2,
+                         memory_budget=5000, **options)
+    expected = _expected_linear(xs, w, baseline, QUADRANTS)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def _nonlinear(groups_count=6, seed=112):
+    rng = np.random.default_rng(seed)
+    w1, w2 = rng.normal(size=(groups_count, 8)).astype(np.float32), rng.normal(size=(8,)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, groups_count))
+        t = tf.reduce_sum(tf.tanh(tf.matmul(x, w1)) * w2, axis=1, keepdims=True)
+    session = tf1.Session(graph=graph)
+    return session, x, t
+
+
+def _exact_shapley(session, x, t, point, baseline):
+    g = len(point)
+    coalitions = np.array(list(itertools.product([0, 1], repeat=g)), bool)
+    values = session.run(t, {x: np.where(coalitions, point, baseline)})[:, 0].astype(np.float64)
+    index = {tuple(c): v for c, v in zip(coalitions, values)}
+    phi = np.zeros(g)
+    for c in coalitions:
+        for i in np.flatnonzero(~c):
+            s = int(c.sum())
+            with_i = c.copy()
+            with_i[i] = True
+            phi[i] += math.factorial(s) * math.factorial(g - s - 1) / math.factorial(g) * (
+                index[tuple(with_i)] - index[tuple(c)])
+    return phi
+
+
+def test_kernel_shap_enumerating_every_coalition_is_exact():
+    session, x, t = _nonlinear()
+    xs, baseline = samples((3, 6), seed=113) * 1.5, samples((6,), seed=114)
+    with DeepExplain(session=session) as de:
+        got = de.explain("kernel_shap", t, x, xs, samples=62, baseline=baseline)
+    for row, point in zip(got, xs):
+        exact = _exact_shapley(session, x, t, point, baseline)
+        np.testing.assert_allclose(row, exact, rtol=0, atol=1e-5 * np.abs(exact).max())
+
+
+def test_sampled_kernel_shap_converges_to_the_shapley_values():
+    session, x, t = _nonlinear(groups_count=8, seed=115)
+    point, baseline = samples((1, 8), seed=116) * 1.5, np.zeros(8, np.float32)
+    exact = _exact_shapley(session, x, t, point[0], baseline)
+    with DeepExplain(session=session) as de:
+        runs = np.array([de.explain("kernel_shap", t, x, point, samples=60, seed=s)[0] for s in range(40)])
+    assert np.abs(runs.sum(axis=1) - exact.sum()).max() < 1e-4  # efficiency, exactly
+    spread = runs.std(axis=0, ddof=1)
+    assert spread.min() > 0  # sampled, not enumerated (254 coalitions > 60)
+    assert np.all(np.abs(runs.mean(axis=0) - exact) < 5 * spread / np.sqrt(len(runs)) + 1e-4)
+
+
+def test_feature_ablation_is_one_change_per_group_and_seeds_make_lime_reproducible():
+    session, x, t = _nonlinear(seed=117)
+    xs = samples((4, 6), seed=118)
+    mask = np.array([0, 0, 1, 1, 2, 2])
+    with DeepExplain(session=session) as de:
+        ablation = de.explain("feature_ablation", t, x, xs, feature_mask=mask)
+        lime_a = de.explain("lime", t, x, xs, feature_mask=mask, samples=30, seed=4)
+        lime_b = de.explain("lime", t, x, xs, feature_mask=mask, samples=30, seed=4, batch_size=1, memory_budget=100)
+    full = session.run(t, {x: xs})[:, 0]
+    for g in range(3):
+        removed = xs.copy()
+        removed[:, mask == g] = 0
+        change = full - session.run(t, {x: removed})[:, 0]
+        np.testing.assert_allclose(ablation[:, mask == g], np.repeat(change[:, None] / 2, 2, axis=1), rtol=1e-5,
+                                   atol=1e-6)
+    np.testing.assert_allclose(lime_a, lime_b, rtol=1e-5, atol=1e-6)
+
+
+def test_grid_slic_and_per_sample_masks():
+    image = np.random.default_rng(119).random((2, 8, 8, 3)).astype(np.float32)
+    labels, counts = groups.resolve("grid", image, (8, 8, 3), cell=4)
+    assert labels.shape == (2, 192) and list(counts) == [4, 4]
+    assert len(np.unique(labels[0].reshape(8, 8, 3)[:4, :4])) == 1  # a cell, all channels
+    from skimage import data
+    from skimage.transform import resize
+    astronaut = resize(data.astronaut(), (32, 32), anti_aliasing=True)[None].astype(np.float32)
+    labels, counts = groups.resolve("slic", astronaut, (32, 32, 3), n_segments=20)
+    assert 5 <= counts[0] <= 40 and (labels[0].reshape(32, 32, 3) == labels[0].reshape(32, 32, 3)[..., :1]).all()
+    per_sample = np.stack([np.zeros((8, 8), int), np.arange(64).reshape(8, 8) // 32])
+    _, counts = groups.resolve(per_sample, image, (8, 8, 3))
+    assert list(counts) == [1, 2]
+    with pytest.raises(ExplainError, match="feature_mask: expected integer group ids"):
+        groups.resolve(np.zeros((5, 5), int), image, (8, 8, 3))
+    with pytest.raises(ExplainError, match="integer group ids, got dtype float"):
+        groups.resolve(np.zeros((8, 8)), image, (8, 8, 3))
