@@ -8,6 +8,7 @@ from .fullgrad import FullGrad
 from .gradient import GradientXInput, Saliency, Zero
 from .integrated import IntegratedGradients
 from .lrp import LRP
+from .rise import Rise
 from .guided import Deconvnet, GuidedBackprop
 from .perturbation import Occlusion, ShapleySampling
 from .rule_based import DeepLIFT, DeepLIFTShap, EpsilonLRP
@@ -17,7 +18,7 @@ METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedG
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
                                      SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
                                      GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance, LRP,
-                                     FeatureAblation, KernelShap, Lime)}
+                                     FeatureAblation, KernelShap, Lime, Rise)}
 
 
 def method_class(name):
