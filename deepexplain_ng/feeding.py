@@ -86,7 +86,6 @@ def baseline_list(baseline, inputs, xs, per_sample):
     ``baseline`` None means zeros; a scalar is broadcast; ``per_sample`` says whether a
     baseline per sample is allowed.
     """
-    n = xs[0].shape[0]
     if baseline is None:
         return [np.zeros((1,) + x.shape[1:], x.dtype) for x in xs]
     if len(inputs) > 1:

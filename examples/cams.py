@@ -4,7 +4,6 @@ guided Grad-CAM and the gradient-free FEM.
 
     python examples/cams.py --out out
 """
-import numpy as np
 
 from digits_model import run_family_example
 

@@ -46,6 +46,7 @@ def method_options(background):
         "kernel_shap": {"feature_mask": "grid", "cell": 2, "samples": 512, "seed": 0},
         "lime": {"feature_mask": "grid", "cell": 2, "samples": 512, "seed": 0},
         "rise": {"samples": 2000, "grid_size": 4, "seed": 0},
+        "feature_permutation": {"feature_mask": "grid", "cell": 2, "seed": 0},
         "conductance": {"layer": "conv1", "steps": 50},  # (n, 8, 8, 16): summed over channels below
     }
 

@@ -5,8 +5,6 @@ digit's logit they conserve (z+ and the composites pass on all of it but what bi
 """
 import os
 
-import numpy as np
-
 from common import parse_args
 from deepexplain_ng import DeepExplain
 from deepexplain_ng.plot import compare

@@ -132,3 +132,61 @@ def test_grid_slic_and_per_sample_masks():
         groups.resolve(np.zeros((5, 5), int), image, (8, 8, 3))
     with pytest.raises(ExplainError, match="integer group ids, got dtype float"):
         groups.resolve(np.zeros((8, 8)), image, (8, 8, 3))
+
+
+def test_feature_permutation_swaps_each_group_with_another_samples_values():
+    session, x, t, w = _linear_image_model(seed=130)
+    xs = samples((5, 4, 4, 2), seed=131)
+    with DeepExplain(session=session) as de:
+        explainer = de.get_explainer("feature_permutation", t, x, feature_mask=QUADRANTS, seed=5)
+        got = explainer.run(xs, ys=np.zeros(5, int), batch_size=2)
+        _, shift = explainer._prepare([xs], {})
+        with pytest.raises(ExplainError, match="at least two samples"):
+            explainer.run(xs[:1])
+    assert np.all(shift != np.arange(5))
+    # linear model: a group's credit is w . (x - x_donor) over its cells, spread over them
+    expected = np.stack([_expected_linear(xs[i:i + 1], w, xs[shift[i]].astype(np.float64), QUADRANTS)[0]
+                         for i in range(5)])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def _exact_group_shapley(session, x, t, point, baseline, mask):
+    g = int(mask.max()) + 1
+    coalitions = np.array(list(itertools.product([0, 1], repeat=g)), bool)
+    rows = np.where(coalitions[:, mask], point, baseline)
+    values = dict(zip(map(tuple, coalitions), session.run(t, {x: rows})[:, 0].astype(np.float64)))
+    phi = np.zeros(g)
+    for c in coalitions:
+        for i in np.flatnonzero(~c):
+            s = int(c.sum())
+            with_i = c.copy()
+            with_i[i] = True
+            phi[i] += math.factorial(s) * math.factorial(g - s - 1) / math.factorial(g) * (
+                values[tuple(with_i)] - values[tuple(c)])
+    return phi
+
+
+def test_shapley_sampling_on_feature_groups_is_exact_for_three_groups():
+    """Three balanced pairs of three groups are all six orders; per-sample masks may differ."""
+    session, x, t = _nonlinear(seed=132)
+    xs, baseline = samples((3, 6), seed=133) * 1.5, samples((6,), seed=134)
+    masks = np.array([[0, 0, 1, 1, 2, 2], [0, 1, 2, 0, 1, 2], [0, 0, 0, 1, 1, 1]])  # the last: two groups
+    with DeepExplain(session=session) as de:
+        got = de.explain("shapley_sampling", t, x, xs, samples=6, seed=1, baseline=baseline, feature_mask=masks)
+        chunked = de.explain("shapley_sampling", t, x, xs, samples=6, seed=1, baseline=baseline,
+                             feature_mask=masks, batch_size=1, memory_budget=200)
+    for row, point, mask in zip(got, xs, masks):
+        phi = _exact_group_shapley(session, x, t, point, baseline, mask)
+        expected = phi[mask] / np.bincount(mask)[mask]
+        np.testing.assert_allclose(row, expected, rtol=0, atol=1e-5 * np.abs(phi).max())
+    np.testing.assert_allclose(chunked, got, rtol=0, atol=1e-6)
+
+
+def test_occlusion_of_feature_groups_is_feature_ablation():
+    session, x, t, w = _linear_image_model(seed=135)
+    xs = samples((2, 4, 4, 2), seed=136)
+    with DeepExplain(session=session) as de:
+        occlusion = de.explain("occlusion", t, x, xs, feature_mask=QUADRANTS, baseline=0.25)
+        ablation = de.explain("feature_ablation", t, x, xs, feature_mask=QUADRANTS, baseline=0.25)
+    np.testing.assert_array_equal(occlusion, ablation)
+    np.testing.assert_allclose(occlusion, _expected_linear(xs, w, 0.25, QUADRANTS), rtol=0, atol=1e-4)

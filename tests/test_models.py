@@ -1,5 +1,4 @@
 """Models you already have: Keras 3, tf_keras (eager), SavedModel, .keras, GraphDef, hidden tensors."""
-import os
 
 import numpy as np
 import pytest

@@ -2,15 +2,16 @@
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import Explainer
 from .cams import FEM, GradCAM, GradCAMPlusPlus, GuidedGradCAM
-from .coalitions import FeatureAblation, KernelShap, Lime
+from .coalitions import FeatureAblation, FeaturePermutation, KernelShap, Lime
 from .conductance import Conductance
 from .fullgrad import FullGrad
 from .gradient import GradientXInput, Saliency, Zero
 from .integrated import IntegratedGradients
 from .lrp import LRP
 from .rise import Rise
+from .shapley import ShapleySampling
 from .guided import Deconvnet, GuidedBackprop
-from .perturbation import Occlusion, ShapleySampling
+from .perturbation import Occlusion
 from .rule_based import DeepLIFT, DeepLIFTShap, EpsilonLRP
 from .sampled import ExpectedGradients, GradientShap, NoiseTunnel, SmoothGradSquared, VarGrad
 
@@ -18,7 +19,7 @@ METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedG
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
                                      SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
                                      GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance, LRP,
-                                     FeatureAblation, KernelShap, Lime, Rise)}
+                                     FeatureAblation, KernelShap, Lime, Rise, FeaturePermutation)}
 
 
 def method_class(name):

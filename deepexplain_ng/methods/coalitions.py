@@ -1,4 +1,5 @@
-"""Model-agnostic methods on feature groups: feature ablation, KernelSHAP and LIME.
+"""Model-agnostic methods on feature groups: feature ablation, KernelSHAP, LIME and feature
+permutation.
 
 Each evaluates S on coalitions of a sample's feature groups (``deepexplain_ng.groups``): the
 groups present keep the input's values, the others take the baseline's. The coalitions of all
@@ -10,70 +11,9 @@ import numbers
 import numpy as np
 
 from .. import groups
-from ..errors import ExplainTypeError, ExplainValueError
+from ..errors import ExplainValueError
 from .base import positive_int
-from .perturbation import PerturbationExplainer
-
-
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
-
-
-class GroupPerturbation(PerturbationExplainer):
-    """Feature groups and the scoring of coalitions of them (see :mod:`deepexplain_ng.groups`).
-
-    Options shared by the group methods: ``feature_mask=None`` (every cell its own group; an
-    integer array, ``"slic"`` or ``"grid"``), ``n_segments=50`` and ``compactness=10`` (SLIC),
-    ``cell=4`` (grid), ``baseline=None`` (0; a scalar or an array of one sample's shape).
-    The result is shaped like X, each group's value spread evenly over its cells.
-    """
-
-    options = {"feature_mask": None, "n_segments": 50, "compactness": 10.0, "cell": 4, "baseline": None}
-
-    def validate(self, params):
-        params["n_segments"] = positive_int("n_segments", params["n_segments"])
-        if "seed" in params:
-            _check_seed(params["seed"])
-        return params
-
-    def _groups(self, x):
-        mask = self.params["feature_mask"]
-        if mask is None:
-            cells = int(np.prod(self.sample_shape))
-            return np.tile(np.arange(cells), (len(x), 1)), np.full(len(x), cells)
-        return groups.resolve(mask, x, self.sample_shape, self.params["n_segments"], self.params["compactness"],
-                              self.params["cell"])
-
-    def score_coalitions(self, x, weights, labels, present, extra):
-        """S of sample i with the groups ``present[i, r]`` kept: ``present`` ``(n, R, G)`` bool
-        -> scores ``(n, R)``."""
-        n, count = present.shape[:2]
-        flat = x.reshape(n, -1)
-        base = self.baseline.reshape(-1)
-
-        def rows_of(index):
-            sample, r = np.divmod(index, count)
-            keep = np.take_along_axis(present[sample, r], labels[sample], axis=1)
-            return np.where(keep, flat[sample], base).reshape((len(index),) + self.sample_shape), sample
-
-        return self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
-
-    def _prepare(self, xs, extra):
-        # one random stream per sample: draws never depend on how the samples are chunked
-        return np.random.SeedSequence(self.params.get("seed")).spawn(len(xs[0]))
-
-    def _explain(self, xs, weights, rows, streams, extra):
-        x = xs[0]
-        labels, counts = self._groups(x)
-        rngs = [np.random.default_rng(s) for s in streams[rows]]
-        values = self.group_values(x, weights, labels, counts, extra, rngs)
-        return [groups.spread(values, labels, counts).reshape(x.shape).astype(x.dtype)]
-
-    def group_values(self, x, weights, labels, counts, extra, rngs):
-        """``(n, G)``: each sample's value of each of its groups (0 beyond its count); ``rngs``:
-        each sample's random generator."""
-        raise NotImplementedError
+from .perturbation import GroupPerturbation
 
 
 class FeatureAblation(GroupPerturbation):
@@ -84,12 +24,7 @@ class FeatureAblation(GroupPerturbation):
     name = "feature_ablation"
 
     def group_values(self, x, weights, labels, counts, extra, rngs):
-        g = int(counts.max())
-        present = np.ones((len(x), g + 1, g), bool)
-        present[:, 1:][:, np.arange(g), np.arange(g)] = False
-        scores = self.score_coalitions(x, weights, labels, present, extra)
-        values = scores[:, :1] - scores[:, 1:]
-        return np.where(np.arange(g) < counts[:, None], values, 0.0)
+        return self.ablation_values(x, weights, labels, counts, extra)
 
 
 def _shapley_kernel(size, groups_count):
@@ -202,3 +137,45 @@ class Lime(GroupPerturbation):
             coefficients, *_ = np.linalg.lstsq(design, scores[i] * np.sqrt(w), rcond=None)
             values[i, :g] = coefficients[1:]
         return values
+
+
+class FeaturePermutation(GroupPerturbation):
+    """Feature permutation (Captum's FeaturePermutation; permutation importance): each group's
+    values are exchanged between the samples of ``xs`` by one random permutation (drawn per run
+    from ``seed``, over all samples whatever ``batch_size``), and the group is credited with
+    ``S(x) - S(x with the group's values from another sample)``. Needs at least two samples.
+    Options: ``seed=None`` and those of :class:`GroupPerturbation` (``baseline`` is not used).
+    """
+
+    name = "feature_permutation"
+    options = dict(GroupPerturbation.options, seed=None)
+
+    def _prepare(self, xs, extra):
+        x = xs[0]
+        if len(x) < 2:
+            raise ExplainValueError(f"feature_permutation exchanges values between samples: give at least two "
+                                    f"samples, got {len(x)}.")
+        rng = np.random.default_rng(self.params["seed"])
+        shift = rng.permutation(len(x))
+        while np.any(shift == np.arange(len(x))):  # every sample gets another sample's values
+            shift = rng.permutation(len(x))
+        return x, shift
+
+    def _explain(self, xs, weights, rows, context, extra):
+        everything, shift = context
+        x = xs[0]
+        labels, counts = self._groups(x)
+        donors = everything[shift[rows]].reshape(len(x), -1)
+        g = int(counts.max())
+        flat = x.reshape(len(x), -1)
+
+        def rows_of(index):
+            sample, r = np.divmod(index, g + 1)
+            inputs = flat[sample].copy()
+            swapped = (labels[sample] == (r - 1)[:, None]) & (r > 0)[:, None]
+            inputs[swapped] = donors[sample][swapped]
+            return inputs.reshape((len(index),) + self.sample_shape), sample
+
+        scores = self.score_rows(len(x) * (g + 1), rows_of, weights, extra).reshape(len(x), g + 1)
+        values = np.where(np.arange(g) < counts[:, None], scores[:, :1] - scores[:, 1:], 0.0)
+        return [groups.spread(values, labels, counts).reshape(x.shape).astype(x.dtype)]

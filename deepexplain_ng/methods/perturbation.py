@@ -1,4 +1,4 @@
-"""Perturbation methods: occlusion and Shapley value sampling, on batched session feeds.
+"""Perturbation methods on batched session feeds: the shared base, and occlusion.
 
 Perturbed inputs are rows generated chunk by chunk (never all at once) and evaluated one
 ``session.run`` per chunk under the memory budget; only the scores S of the rows are kept.
@@ -8,8 +8,7 @@ import numbers
 import numpy as np
 from skimage.util import view_as_windows
 
-from .. import feeding
-from .. import orders as order_designs
+from .. import feeding, groups
 from ..errors import ExplainTypeError, ExplainValueError
 from ..notices import warn
 from .base import Explainer, positive_int
@@ -80,7 +79,77 @@ class PerturbationExplainer(Explainer):
         return out
 
 
-class Occlusion(PerturbationExplainer):
+def _check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
+
+
+class GroupPerturbation(PerturbationExplainer):
+    """Feature groups and the scoring of coalitions of them (see :mod:`deepexplain_ng.groups`).
+
+    Options shared by the group methods: ``feature_mask=None`` (every cell its own group; an
+    integer array, ``"slic"`` or ``"grid"``), ``n_segments=50`` and ``compactness=10`` (SLIC),
+    ``cell=4`` (grid), ``baseline=None`` (0; a scalar or an array of one sample's shape).
+    The result is shaped like X, each group's value spread evenly over its cells.
+    """
+
+    options = {"feature_mask": None, "n_segments": 50, "compactness": 10.0, "cell": 4, "baseline": None}
+
+    def validate(self, params):
+        params["n_segments"] = positive_int("n_segments", params["n_segments"])
+        if "seed" in params:
+            _check_seed(params["seed"])
+        return params
+
+    def _groups(self, x):
+        mask = self.params["feature_mask"]
+        if mask is None:
+            cells = int(np.prod(self.sample_shape))
+            return np.tile(np.arange(cells), (len(x), 1)), np.full(len(x), cells)
+        return groups.resolve(mask, x, self.sample_shape, self.params["n_segments"], self.params["compactness"],
+                              self.params["cell"])
+
+    def score_coalitions(self, x, weights, labels, present, extra):
+        """S of sample i with the groups ``present[i, r]`` kept: ``present`` ``(n, R, G)`` bool
+        -> scores ``(n, R)``."""
+        n, count = present.shape[:2]
+        flat = x.reshape(n, -1)
+        base = self.baseline.reshape(-1)
+
+        def rows_of(index):
+            sample, r = np.divmod(index, count)
+            keep = np.take_along_axis(present[sample, r], labels[sample], axis=1)
+            return np.where(keep, flat[sample], base).reshape((len(index),) + self.sample_shape), sample
+
+        return self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
+
+    def _prepare(self, xs, extra):
+        # one random stream per sample: draws never depend on how the samples are chunked
+        return np.random.SeedSequence(self.params.get("seed")).spawn(len(xs[0]))
+
+    def _explain(self, xs, weights, rows, streams, extra):
+        x = xs[0]
+        labels, counts = self._groups(x)
+        rngs = [np.random.default_rng(s) for s in streams[rows]]
+        values = self.group_values(x, weights, labels, counts, extra, rngs)
+        return [groups.spread(values, labels, counts).reshape(x.shape).astype(x.dtype)]
+
+    def group_values(self, x, weights, labels, counts, extra, rngs):
+        """``(n, G)``: each sample's value of each of its groups (0 beyond its count); ``rngs``:
+        each sample's random generator."""
+        raise NotImplementedError
+
+    def ablation_values(self, x, weights, labels, counts, extra):
+        """``S(x) - S(x with group g at the baseline)`` for every group g of every sample."""
+        g = int(counts.max())
+        present = np.ones((len(x), g + 1, g), bool)
+        present[:, 1:][:, np.arange(g), np.arange(g)] = False
+        scores = self.score_coalitions(x, weights, labels, present, extra)
+        values = scores[:, :1] - scores[:, 1:]
+        return np.where(np.arange(g) < counts[:, None], values, 0.0)
+
+
+class Occlusion(GroupPerturbation):
     """Occlusion (Zeiler & Fergus 2014), DeepExplain's variant.
 
     Windows of ``window_shape`` slide with ``step`` over the input's index grid (as
@@ -92,11 +161,14 @@ class Occlusion(PerturbationExplainer):
     window covers are NaN (with a warning).
 
     Options: ``window_shape`` (int or tuple, default 1), ``step`` (int or tuple, default 1),
-    ``baseline`` (scalar or array of one sample's shape, default 0).
+    ``baseline`` (scalar or array of one sample's shape, default 0). With ``feature_mask`` (and
+    ``n_segments``, ``compactness``, ``cell``; see :class:`GroupPerturbation`) the occluded
+    regions are the feature groups instead of windows: each group's change of S is spread
+    evenly over its cells (then ``feature_ablation``).
     """
 
     name = "occlusion"
-    options = {"window_shape": 1, "step": 1, "baseline": None}
+    options = dict(GroupPerturbation.options, window_shape=1, step=1)
 
     def _check_inputs(self):
         super()._check_inputs()
@@ -115,7 +187,12 @@ class Occlusion(PerturbationExplainer):
             warn(f"occlusion: window_shape {window} with step {step} leaves {uncovered} of "
                  f"{grid.size} features uncovered; their attributions are NaN.")
 
+    def _prepare(self, xs, extra):
+        return None
+
     def _explain(self, xs, weights, rows, context, extra):
+        if self.params["feature_mask"] is not None:
+            return super()._explain(xs, weights, rows, [None] * len(xs[0]), extra)
         x = xs[0]
         n, count = len(x), self.windows.shape[0]
         flat = x.reshape(n, -1)
@@ -138,128 +215,5 @@ class Occlusion(PerturbationExplainer):
                                        minlength=flat.shape[1]) for d in deltas]) / sizes
         return [result.reshape(x.shape).astype(x.dtype)]
 
-
-class ShapleySampling(PerturbationExplainer):
-    """Shapley value sampling (Castro et al. 2009) with paired, balanced orders.
-
-    Features are the cells of the ``sampling_dims`` axes of the input (1-based, as in
-    DeepExplain: for NHWC images ``[1, 2]`` makes each pixel, all channels together, one
-    feature; the default is every non-batch axis). For each of ``samples`` random orders of the
-    features, they are replaced by the baseline (default 0) one at a time, and each is credited
-    with the drop of S it causes; a feature's Shapley value is its mean credit. The credits of
-    one order sum to S(x) - S(baseline).
-
-    The orders are not independent draws (``design``, see :mod:`deepexplain_ng.orders`): they
-    come in antithetic pairs, an order and its reverse (for an odd ``samples`` the last pair
-    gives its first order only). Each order is still uniformly random, so the estimate stays
-    unbiased, but a pair is exact for any model whose interactions involve at most two features
-    (all two-feature models, products ``x_i * x_j``, quadratic forms): with an even ``samples``
-    these get their exact Shapley values. With ``design="balanced"`` (the default) the pairs of
-    an input are moreover chosen so that every feature has each other before it about equally
-    often, which nearly cancels interactions of three features too; ``"orthogonal"`` draws
-    them from orthogonal directions (Mitchell et al. 2022), ``"antithetic"`` independently,
-    ``"independent"`` is plain permutation sampling. On random MLPs of 8-10 features the
-    balanced error is 0.28-0.48x that of independent orders at 50 orders and the same number of
-    model rows, 0.46-0.67x at 10 (``benchmarks/shapley_error.py``). Rows and their cost are
-    unchanged: ``samples`` orders of F - 1 rows each, plus S(x) and S(baseline), per input
-    sample; designing the balanced orders costs about 0.05 ms per order at 8 features and 5-10
-    ms at 784 (a few percent of a small CNN's rows; on a tiny MLP, pick ``"orthogonal"``).
-
-    Result: as DeepExplain, one value per feature, shaped ``(n, *sizes of the sampled axes)``
-    (``(n, H, W)`` for NHWC images with ``sampling_dims=[1, 2]``; the input's shape by default).
-    With ``expand=True``, the input's shape, each feature's value spread evenly over its cells
-    (a map to plot over the image; it sums to the same totals).
-
-    Options: ``samples=5`` (orders per input sample), ``sampling_dims=None``, ``seed=None``
-    (an int makes results reproducible, whatever ``batch_size`` or ``memory_budget``, up to
-    float32 rounding), ``baseline`` (scalar or array of one sample's shape), ``expand=False``,
-    ``design="balanced"``.
-    """
-
-    name = "shapley_sampling"
-    options = {"samples": 5, "sampling_dims": None, "seed": None, "baseline": None, "expand": False,
-               "design": "balanced"}
-
-    def validate(self, params):
-        if not isinstance(params["expand"], bool):
-            raise ExplainTypeError(f"expand must be True or False, got {params['expand']!r}.")
-        params["samples"] = positive_int("samples", params["samples"])
-        if params["design"] not in order_designs.DESIGNS:
-            raise ExplainValueError(f"design: expected one of {list(order_designs.DESIGNS)}, got {params['design']!r}.")
-        seed = params["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
-        return params
-
-    def _check_inputs(self):
-        super()._check_inputs()
-        rank = len(self.sample_shape)
-        dims = self.params["sampling_dims"]
-        dims = list(range(1, rank + 1)) if dims is None else dims
-        if (not isinstance(dims, (list, tuple)) or not dims or len(set(dims)) != len(dims)
-                or not all(isinstance(d, numbers.Integral) and 1 <= d <= rank for d in dims)):
-            raise ExplainValueError(f"sampling_dims: expected distinct axes of the input in 1..{rank} (axis 0 is "
-                                    f"the batch), e.g. [1, 2] for the pixels of NHWC images; got {dims!r}.")
-        self.sampled = sorted(int(d) - 1 for d in dims)
-        rest = [a for a in range(rank) if a not in self.sampled]
-        # feature-major layout: sampled axes first, flattened to (features, cells per feature)
-        self.order = self.sampled + rest
-        self.inverse = list(np.argsort(self.order))
-        self.features = int(np.prod([self.sample_shape[a] for a in self.sampled]))
-
-    def _to_features(self, a):
-        """(n, *sample_shape) -> (n, features, cells)."""
-        return a.transpose([0] + [d + 1 for d in self.order]).reshape(len(a), self.features, -1)
-
-    def _from_features(self, a):
-        permuted = tuple(self.sample_shape[d] for d in self.order)
-        return a.reshape((len(a),) + permuted).transpose([0] + [d + 1 for d in self.inverse])
-
-    def _prepare(self, xs, extra):
-        rng = np.random.default_rng(self.params["seed"])
-        # orders are drawn for all samples up front, so chunking never changes them
-        return order_designs.design(self.params["design"], rng, xs[0].shape[0], self.params["samples"], self.features)
-
-    def _explain(self, xs, weights, rows, orders, extra):
-        x, orders = xs[0], orders[rows]
-        n, samples, features = len(x), self.params["samples"], self.features
-        x_f = self._to_features(x)
-        base_f = self._to_features(self.baseline[None])[0]
-        # rank[i, k, f]: when feature f is removed in order k (int32: half the memory traffic)
-        rank = np.argsort(orders, axis=2).astype(np.int32)
-        inner = features - 1  # removals per order whose score needs a row of its own
-
-        def rows_of(index):
-            # rows [0, n): the inputs; [n, 2n): the baseline, once per sample (its weights);
-            # then per sample and order, the input with its first j = 1..F-1 features removed
-            sample = np.where(index < 2 * n, index % n, 0)
-            removed = np.zeros((len(index), features), bool)
-            removed[(index >= n) & (index < 2 * n)] = True
-            inside = np.flatnonzero(index >= 2 * n)
-            sample[inside], remainder = np.divmod(index[inside] - 2 * n, samples * inner)
-            order, j = np.divmod(remainder, inner)
-            removed[inside] = rank[sample[inside], order] <= j[:, None]
-            perturbed = x_f[sample]
-            np.copyto(perturbed, base_f[None], where=removed[:, :, None])
-            return self._from_features(perturbed), sample
-
-        flat_scores = self.score_rows(n * (2 + samples * inner), rows_of, weights, extra)
-        # scores[i, k, j]: S with the first j features of order k removed (j = 0 .. F)
-        scores = np.empty((n, samples, features + 1), np.float64)
-        scores[:, :, 0] = flat_scores[:n, None]
-        scores[:, :, features] = flat_scores[n:2 * n, None]
-        scores[:, :, 1:features] = flat_scores[2 * n:].reshape(n, samples, inner)
-        credits = scores[:, :, :-1] - scores[:, :, 1:]  # credit of the j-th removed feature
-        values = np.zeros((n, features), np.float64)
-        np.add.at(values, (np.arange(n)[:, None, None], orders), credits)
-        if not self.params["expand"]:
-            return [(values / samples).reshape(self.result_shape(x.shape)).astype(x.dtype)]
-        cells = x_f.shape[2]
-        spread = np.repeat((values / (samples * cells))[:, :, None], cells, axis=2)
-        return [self._from_features(spread).astype(x.dtype)]
-
-    def result_shape(self, shape):
-        """DeepExplain's shape: ``(n, *sizes of the sampled axes)``; with ``expand``, the input's."""
-        if self.params["expand"]:
-            return shape
-        return (shape[0],) + tuple(self.sample_shape[a] for a in self.sampled)
+    def group_values(self, x, weights, labels, counts, extra, rngs):
+        return self.ablation_values(x, weights, labels, counts, extra)
