@@ -47,6 +47,7 @@ def method_options(background):
         "lime": {"feature_mask": "grid", "cell": 2, "samples": 512, "seed": 0},
         "rise": {"samples": 2000, "grid_size": 4, "seed": 0},
         "feature_permutation": {"feature_mask": "grid", "cell": 2, "seed": 0},
+        "sobol": {"grid_size": 4, "samples": 32},
         "conductance": {"layer": "conv1", "steps": 50},  # (n, 8, 8, 16): summed over channels below
     }
 
