@@ -28,6 +28,8 @@ def test_text_example_credits_sentiment_words(tmp_path):
     # in every printed sentence the largest |attribution| sits on a sentiment word
     sentiment = {"great", "lovely", "superb", "enjoyable", "brilliant",
                  "awful", "boring", "dull", "terrible", "clumsy"}
+    agree = re.search(r"agrees in sign with intgrad on the top two tokens: (\d+) of (\d+)", output)
+    assert agree and agree.group(1) == agree.group(2) == "12"
     lines = [line for line in output.splitlines() if re.match(r"\s*(negative|positive):", line)]
     assert len(lines) == 6
     for line in lines:
