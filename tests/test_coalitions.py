@@ -190,3 +190,37 @@ def test_occlusion_of_feature_groups_is_feature_ablation():
         ablation = de.explain("feature_ablation", t, x, xs, feature_mask=QUADRANTS, baseline=0.25)
     np.testing.assert_array_equal(occlusion, ablation)
     np.testing.assert_allclose(occlusion, _expected_linear(xs, w, 0.25, QUADRANTS), rtol=0, atol=1e-4)
+
+
+class _SpySession:
+    """Records the rows of X in every run, then runs for real."""
+
+    def __init__(self, session, x):
+        self.session, self.x, self.rows = session, x, []
+        self.graph = session.graph
+
+    def run(self, fetches, feed_dict=None, **kwargs):
+        if feed_dict and self.x in feed_dict:
+            self.rows.append(len(feed_dict[self.x]))
+        return self.session.run(fetches, feed_dict, **kwargs)
+
+
+@pytest.mark.parametrize("method, options, rows_per_sample", [
+    ("feature_ablation", {"feature_mask": QUADRANTS}, 5),
+    ("kernel_shap", {"feature_mask": QUADRANTS, "samples": 300}, 16),   # 14 coalitions + both ends
+    ("lime", {"feature_mask": QUADRANTS, "samples": 300}, 300),
+    ("rise", {"samples": 300, "grid_size": 2}, 300),
+    ("sobol", {"samples": 32, "grid_size": 2}, 32 * 6),
+    ("shapley_sampling", {"feature_mask": QUADRANTS, "samples": 40}, 2 + 40 * 3),
+    ("feature_permutation", {"feature_mask": QUADRANTS}, 5),
+])
+def test_rows_per_run_stay_within_the_memory_budget(method, options, rows_per_sample):
+    session, x, t, _ = _linear_image_model(seed=150)
+    spy = _SpySession(session, x)
+    xs = samples((3, 4, 4, 2), seed=151)
+    with DeepExplain(session=spy) as de:
+        explainer = de.get_explainer(method, t, x, memory_budget=4000, **options)
+        explainer.run(xs, ys=[0, 0, 0])
+    limit = explainer.rows_per_run()
+    assert limit < 40 and max(spy.rows) <= limit, (limit, max(spy.rows))
+    assert sum(spy.rows) >= 3 * rows_per_sample  # every row was evaluated, chunk by chunk
