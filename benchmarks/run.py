@@ -235,6 +235,68 @@ def memory_check(threads):
           f"rows per run {explainer.rows_per_run()}")
 
 
+def image_cnn(threads):
+    """A small CNN on 224x224x3 images (two stride-2 convolutions, global pooling, dense)."""
+    graph = tf.Graph()
+    rng = np.random.default_rng(0)
+    w = lambda *s: rng.normal(scale=np.prod(s[:-1]) ** -0.5, size=s).astype(np.float32)  # noqa: E731
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 224, 224, 3))
+        h = tf.nn.relu(tf.nn.conv2d(x, w(3, 3, 3, 16), 2, "SAME") + 0.1)
+        h = tf.nn.relu(tf.nn.conv2d(h, w(3, 3, 16, 32), 2, "SAME") + 0.1)
+        t = tf.matmul(tf.reduce_mean(h, axis=(1, 2)), w(32, 10))
+    return session_for(graph, threads), x, t
+
+
+def group_methods(threads, repeats):
+    """The model-agnostic methods on two 224x224x3 photographs (scikit-image), over SLIC
+    superpixels where they take groups; floor: the bare forward of as many rows, in the same
+    chunks (one pre-built chunk of rows fed again and again)."""
+    from skimage import data
+    from skimage.transform import resize
+
+    images = np.stack([resize(im, (224, 224), anti_aliasing=True) for im in (data.astronaut(), data.coffee())])
+    xs = images.astype(np.float32)
+    session, x, t = image_cnn(threads)
+    slic = {"feature_mask": "slic", "n_segments": 50}
+    methods = {"feature_ablation": slic, "kernel_shap": dict(slic, samples=512, seed=0),
+               "lime": dict(slic, samples=512, seed=0), "feature_permutation": dict(slic, seed=0),
+               "shapley_sampling": dict(slic, samples=10, seed=0), "rise": {"samples": 1000, "seed": 0},
+               "sobol": {"grid_size": 8, "samples": 32}}
+    classes = np.zeros(len(xs), int)
+    print(f"\n{'workload':<14} {'method':<19} {'rows':>7} {'ng ms':>9} {'floor ms':>9} {'ng/floor':>8} {'peak MiB':>9}")
+    with DeepExplain(session=session) as de:
+        with session.graph.as_default():
+            forward = tf.reduce_sum(t[:, 0])
+        for method, options in methods.items():
+            explainer = de.get_explainer(method, t, x, **options)
+            counter = {"rows": 0}
+            run = explainer.session.run
+
+            def counting(fetches, feed_dict=None, **kwargs):
+                if feed_dict and x in feed_dict:
+                    counter["rows"] += len(feed_dict[x])
+                return run(fetches, feed_dict, **kwargs)
+
+            explainer.session.run = counting
+            explainer.run(xs, ys=classes)  # warm-up, and the rows it evaluates
+            explainer.session.run = run
+            rows, chunk = counter["rows"], explainer.rows_per_run()
+            block = np.random.default_rng(0).random((min(chunk, rows),) + xs.shape[1:]).astype(np.float32)
+
+            def floor():
+                for lo in range(0, rows, chunk):
+                    session.run(forward, {x: block[:min(chunk, rows - lo)]})
+
+            ng, bare = median_times([lambda: explainer.run(xs, ys=classes), floor], repeats)
+            tracemalloc.start()
+            explainer.run(xs, ys=classes)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            print(f"{'image 224 n=2':<14} {method:<19} {rows:>7} {ng * 1e3:>9.1f} {bare * 1e3:>9.1f} {ng / bare:>8.2f} "
+                  f"{peak / 2**20:>9.1f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller settings, about a minute")
@@ -242,6 +304,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
     parser.add_argument("--no-memory", action="store_true", help="skip the 224x224x3 occlusion check")
     parser.add_argument("--only", nargs="+", metavar="METHOD", help="measure only these methods")
+    parser.add_argument("--groups", action="store_true", help="only the model-agnostic methods on 224x224x3 images")
     args = parser.parse_args()
     steps, samples = (20, 1) if args.quick else (100, 5)
     draws = 10 if args.quick else 50
@@ -249,6 +312,9 @@ def main():
                "occlusion": {"window_shape": 1}, "shapley_sampling": {"samples": samples, "seed": 0},
                "smoothgrad": {"samples": draws, "seed": 0}, "expected_gradients": {"samples": draws, "seed": 0},
                "deeplift_shap": {}}
+    if args.groups:
+        group_methods(args.threads, args.repeats)
+        return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"TF {tf.__version__}, intra-op threads {args.threads}, inter-op 1; numpy {np.__version__}")
     print(f"median of {args.repeats} alternating ng/floor runs after a warm-up (sequential: median of {max(1, args.repeats // 3)}); "

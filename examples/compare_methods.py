@@ -48,6 +48,7 @@ def method_options(background):
         "rise": {"samples": 2000, "grid_size": 4, "seed": 0},
         "feature_permutation": {"feature_mask": "grid", "cell": 2, "seed": 0},
         "sobol": {"grid_size": 4, "samples": 32},
+        "hsic": {"grid_size": 4, "samples": 256},
         "conductance": {"layer": "conv1", "steps": 50},  # (n, 8, 8, 16): summed over channels below
     }
 

@@ -10,7 +10,7 @@ from .integrated import IntegratedGradients
 from .lrp import LRP
 from .rise import Rise
 from .shapley import ShapleySampling
-from .sobol import Sobol
+from .sensitivity import Hsic, Sobol
 from .guided import Deconvnet, GuidedBackprop
 from .perturbation import Occlusion
 from .rule_based import DeepLIFT, DeepLIFTShap, EpsilonLRP
@@ -20,7 +20,7 @@ METHODS = {cls.name: cls for cls in (Zero, Saliency, GradientXInput, IntegratedG
                                      Occlusion, ShapleySampling, GuidedBackprop, Deconvnet, NoiseTunnel,
                                      SmoothGradSquared, VarGrad, ExpectedGradients, GradientShap, DeepLIFTShap, GradCAM,
                                      GradCAMPlusPlus, GuidedGradCAM, FEM, FullGrad, Conductance, LRP,
-                                     FeatureAblation, KernelShap, Lime, Rise, FeaturePermutation, Sobol)}
+                                     FeatureAblation, KernelShap, Lime, Rise, FeaturePermutation, Sobol, Hsic)}
 
 
 def method_class(name):

@@ -118,8 +118,13 @@ class GroupPerturbation(PerturbationExplainer):
 
         def rows_of(index):
             sample, r = np.divmod(index, count)
-            keep = np.take_along_axis(present[sample, r], labels[sample], axis=1)
-            return np.where(keep, flat[sample], base).reshape((len(index),) + self.sample_shape), sample
+            inputs = np.empty((len(index), flat.shape[1]), flat.dtype)
+            # rows are sample-major: per sample, its groups' presence indexed by its cells' labels
+            starts = np.flatnonzero(np.r_[True, sample[1:] != sample[:-1], True])
+            for lo, hi in zip(starts[:-1], starts[1:]):
+                i = sample[lo]
+                np.copyto(inputs[lo:hi], np.where(present[i, r[lo:hi]][:, labels[i]], flat[i], base))
+            return inputs.reshape((len(index),) + self.sample_shape), sample
 
         return self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
 
