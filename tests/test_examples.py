@@ -142,6 +142,7 @@ FAMILY_CHECKS = {
     "expectations.py": lambda out: float(re.search(r"deeplift_shap: max \|sum .*= (\S+)", out).group(1)) < 1e-3,
     "cams.py": lambda out: len(re.findall(r"shape \(4, 8, 8", out)) == 4,
     "fullgrad.py": lambda out: float(re.search(r"completeness: .*= (\S+)", out).group(1)) < 1e-3,
+    "conductance.py": lambda out: float(re.search(r"completeness through the layer: .*= (\S+)", out).group(1)) < 0.5,
     "superpixels.py": lambda out: len(re.findall(r"top superpixel's mean redness is ([0-9.]+)x", out)) == 3,
     "model_agnostic.py": lambda out: float(re.search(r"kernel_shap: max \|sum .*= (\S+)", out).group(1)) < 1e-3,
 }
