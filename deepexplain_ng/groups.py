@@ -95,6 +95,25 @@ def resolve(feature_mask, xs, sample_shape, n_segments=50, compactness=10.0, cel
     return labels, counts
 
 
+def resolve_joint(masks, xs, sample_shapes, n_segments=50, compactness=10.0, cell=4):
+    """Several inputs: one mask per input (each as for :func:`resolve`); equal ids across inputs
+    are one joint group. Returns ``(labels (n, cells of all inputs), counts (n,))``."""
+    n = len(xs[0])
+    raw = []
+    for mask, x, shape in zip(masks, xs, sample_shapes):
+        if isinstance(mask, str):
+            mask = slic_masks(x, n_segments, compactness) if mask == "slic" else grid_mask(shape, cell)
+        mask = np.asarray(mask)
+        if not np.issubdtype(mask.dtype, np.integer):
+            raise ExplainTypeError(f"feature_mask: expected integer group ids, got dtype {mask.dtype}.")
+        raw.append(_broadcast_mask(mask, tuple(shape), n).reshape(n, -1))
+    joined = np.concatenate(raw, axis=1)
+    labels = np.empty(joined.shape, np.int64)
+    for i, row in enumerate(joined):
+        _, labels[i] = np.unique(row, return_inverse=True)
+    return labels, labels.max(axis=1) + 1
+
+
 def spread(values, labels, counts):
     """Group values ``(n, G)`` spread evenly over their cells -> ``(n, cells)``."""
     sizes = np.stack([np.bincount(row, minlength=values.shape[1]) for row in labels])

@@ -224,3 +224,39 @@ def test_rows_per_run_stay_within_the_memory_budget(method, options, rows_per_sa
     limit = explainer.rows_per_run()
     assert limit < 40 and max(spy.rows) <= limit, (limit, max(spy.rows))
     assert sum(spy.rows) >= 3 * rows_per_sample  # every row was evaluated, chunk by chunk
+
+
+def test_several_inputs_with_joint_groups():
+    """Group ids shared across inputs are one feature: a[1], a[2] and b[0] move together."""
+    rng = np.random.default_rng(160)
+    wa, wb = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(2, 4)).astype(np.float32)
+    v = rng.normal(size=(4, 1)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        a, b = tf1.placeholder(tf.float32, (None, 3)), tf1.placeholder(tf.float32, (None, 2))
+        t = tf.matmul(tf.tanh(tf.matmul(a, wa) + tf.matmul(b, wb)), v)
+    session = tf1.Session(graph=graph)
+    masks = [np.array([0, 1, 1]), np.array([1, 2])]
+    xa, xb = samples((3, 3), seed=161), samples((3, 2), seed=162)
+    with DeepExplain(session=session) as de:
+        shap_a, shap_b = de.explain("kernel_shap", t, [a, b], [xa, xb], feature_mask=masks, baseline=[0.0, 0.5])
+        ablation = de.explain("feature_ablation", t, [a, b], [xa, xb], feature_mask=masks, baseline=[0.0, 0.5])
+        with pytest.raises(ExplainError, match="give one mask per input"):
+            de.explain("lime", t, [a, b], [xa, xb], feature_mask=masks[0])
+    for i in range(3):
+        coalitions = np.array(list(itertools.product([0, 1], repeat=3)), bool)
+        rows_a = np.where(coalitions[:, masks[0]], xa[i], 0.0)
+        rows_b = np.where(coalitions[:, masks[1]], xb[i], 0.5)
+        values = dict(zip(map(tuple, coalitions), session.run(t, {a: rows_a, b: rows_b})[:, 0].astype(np.float64)))
+        phi = np.zeros(3)
+        for c in coalitions:
+            for g in np.flatnonzero(~c):
+                s = int(c.sum())
+                with_g = c.copy()
+                with_g[g] = True
+                phi[g] += math.factorial(s) * math.factorial(2 - s) / 6 * (values[tuple(with_g)] - values[tuple(c)])
+        # group 1 has three cells (two in a, one in b): a third of its value on each
+        np.testing.assert_allclose(shap_a[i], [phi[0], phi[1] / 3, phi[1] / 3], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(shap_b[i], [phi[1] / 3, phi[2]], rtol=0, atol=1e-5)
+        full = values[(True, True, True)]
+        np.testing.assert_allclose(ablation[1][i, 1], full - values[(True, True, False)], rtol=0, atol=1e-5)

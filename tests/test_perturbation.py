@@ -330,7 +330,7 @@ def test_multiple_inputs_are_refused_with_advice():
         t = a + b
     with DeepExplain(session=tf1.Session(graph=graph)) as de:
         for method in ("occlusion", "shapley_sampling"):
-            with pytest.raises(ValueError, match="Concatenate them into one input tensor"):
+            with pytest.raises(ValueError, match="Use a feature-group method"):
                 de.explain(method, t, [a, b], [np.ones((1, 2)), np.ones((1, 2))])
 
 

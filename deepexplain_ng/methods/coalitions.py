@@ -151,31 +151,31 @@ class FeaturePermutation(GroupPerturbation):
     options = dict(GroupPerturbation.options, seed=None)
 
     def _prepare(self, xs, extra):
-        x = xs[0]
-        if len(x) < 2:
+        n = len(xs[0])
+        if n < 2:
             raise ExplainValueError(f"feature_permutation exchanges values between samples: give at least two "
-                                    f"samples, got {len(x)}.")
+                                    f"samples, got {n}.")
         rng = np.random.default_rng(self.params["seed"])
-        shift = rng.permutation(len(x))
-        while np.any(shift == np.arange(len(x))):  # every sample gets another sample's values
-            shift = rng.permutation(len(x))
-        return x, shift
+        shift = rng.permutation(n)
+        while np.any(shift == np.arange(n)):  # every sample gets another sample's values
+            shift = rng.permutation(n)
+        return self._flat(xs), shift
 
     def _explain(self, xs, weights, rows, context, extra):
         everything, shift = context
-        x = xs[0]
-        labels, counts = self._groups(x)
-        donors = everything[shift[rows]].reshape(len(x), -1)
-        g = int(counts.max())
-        flat = x.reshape(len(x), -1)
+        flat = self._flat(xs)
+        labels, counts = self._groups(xs)
+        donors = everything[shift[rows]]
+        g, n = int(counts.max()), len(flat)
 
         def rows_of(index):
             sample, r = np.divmod(index, g + 1)
             inputs = flat[sample].copy()
             swapped = (labels[sample] == (r - 1)[:, None]) & (r > 0)[:, None]
             inputs[swapped] = donors[sample][swapped]
-            return inputs.reshape((len(index),) + self.sample_shape), sample
+            return self._split(inputs), sample
 
-        scores = self.score_rows(len(x) * (g + 1), rows_of, weights, extra).reshape(len(x), g + 1)
+        scores = self.score_rows(n * (g + 1), rows_of, weights, extra).reshape(n, g + 1)
         values = np.where(np.arange(g) < counts[:, None], scores[:, :1] - scores[:, 1:], 0.0)
-        return [groups.spread(values, labels, counts).reshape(x.shape).astype(x.dtype)]
+        maps = self._split(groups.spread(values, labels, counts).astype(xs[0].dtype))
+        return maps if isinstance(maps, list) else [maps]

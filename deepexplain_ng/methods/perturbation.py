@@ -35,29 +35,45 @@ class PerturbationExplainer(Explainer):
     def _build(self):
         pass  # S(x) is all these methods evaluate; the base class builds it
 
+    def several_inputs(self):
+        """Whether the method perturbs several inputs jointly (feature groups across inputs)."""
+        return False
+
     def _check_inputs(self):
-        if len(self.inputs) > 1:
+        if len(self.inputs) > 1 and not self.several_inputs():
             raise ExplainValueError(
                 f"{self.name} perturbs one input tensor, and X is a list of {len(self.inputs)}: how to "
-                "perturb several inputs jointly is not defined. Concatenate them into one input tensor, "
-                "or use a gradient method (saliency, grad*input, intgrad, elrp, deeplift).")
-        shape = self.inputs[0].shape.as_list()[1:]
-        if None in shape:
-            raise ExplainValueError(f"{self.name}: X '{self.inputs[0].name}' needs a known shape without batch, "
-                                    f"got {self.inputs[0].shape}.")
-        self.sample_shape = tuple(shape)
-        self.baseline = self._check_baseline(self.params["baseline"])
+                "perturb several inputs jointly is not defined here. Use a feature-group method "
+                "(feature_ablation, kernel_shap, lime, feature_permutation, or occlusion with feature_mask), "
+                "concatenate them into one input tensor, or use a gradient method.")
+        self.sample_shapes = []
+        for x in self.inputs:
+            shape = x.shape.as_list()[1:]
+            if None in shape:
+                raise ExplainValueError(f"{self.name}: X '{x.name}' needs a known shape without batch, got {x.shape}.")
+            self.sample_shapes.append(tuple(shape))
+        self.sample_shape = self.sample_shapes[0]
+        baselines = self.params["baseline"]
+        several = len(self.inputs) > 1 and isinstance(baselines, (list, tuple))
+        if several and len(baselines) != len(self.inputs):
+            raise ExplainValueError(f"baseline: X is a list of {len(self.inputs)} tensors, so baseline must be one "
+                                    f"value for all or a list of {len(self.inputs)}, got {len(baselines)}.")
+        self.baselines = [self._check_baseline(baselines[i] if several else baselines, x, shape,
+                                               f"baseline[{i}]" if several else "baseline")
+                          for i, (x, shape) in enumerate(zip(self.inputs, self.sample_shapes))]
+        self.baseline = self.baselines[0]
 
-    def _check_baseline(self, baseline):
-        dtype = self.inputs[0].dtype.as_numpy_dtype
+    @staticmethod
+    def _check_baseline(baseline, x, shape, label):
+        dtype = x.dtype.as_numpy_dtype
         if baseline is None:
-            return np.zeros(self.sample_shape, dtype)
-        array = feeding.as_array("baseline", baseline, dtype)
+            return np.zeros(shape, dtype)
+        array = feeding.as_array(label, baseline, dtype)
         if array.ndim == 0:
-            return np.full(self.sample_shape, array, dtype)
-        if array.shape != self.sample_shape:
-            raise ExplainValueError(f"baseline: expected a scalar or an array of the input's shape without "
-                                    f"the batch axis {self.sample_shape}, got {array.shape}.")
+            return np.full(shape, array, dtype)
+        if array.shape != shape:
+            raise ExplainValueError(f"{label}: expected a scalar or an array of the input's shape without "
+                                    f"the batch axis {shape}, got {array.shape}.")
         return array
 
     def score_rows(self, n_rows, rows_of, weights, extra):
@@ -70,7 +86,9 @@ class PerturbationExplainer(Explainer):
 
         def make_feed(lo, hi):
             inputs, sample = rows_of(np.arange(lo, hi))
-            return {self.inputs[0]: inputs, self.weights: weights[sample]}
+            feed = dict(zip(self.inputs, inputs)) if isinstance(inputs, list) else {self.inputs[0]: inputs}
+            feed[self.weights] = weights[sample]
+            return feed
 
         def consume(lo, hi, values):
             out[lo:hi] = values[0]
@@ -101,20 +119,40 @@ class GroupPerturbation(PerturbationExplainer):
             _check_seed(params["seed"])
         return params
 
-    def _groups(self, x):
-        mask = self.params["feature_mask"]
+    def several_inputs(self):
+        return True
+
+    def _flat(self, xs):
+        """The inputs of each sample side by side: ``(n, cells of all inputs)``."""
+        return np.concatenate([x.reshape(len(x), -1) for x in xs], axis=1)
+
+    def _split(self, flat):
+        """Rows ``(rows, cells of all inputs)`` -> one array per input, shaped like it."""
+        bounds = np.cumsum([0] + [int(np.prod(s)) for s in self.sample_shapes])
+        parts = [flat[:, a:b].reshape((len(flat),) + shape)
+                 for a, b, shape in zip(bounds[:-1], bounds[1:], self.sample_shapes)]
+        return parts if len(parts) > 1 else parts[0]
+
+    def _groups(self, xs):
+        mask, n = self.params["feature_mask"], len(xs[0])
         if mask is None:
-            cells = int(np.prod(self.sample_shape))
-            return np.tile(np.arange(cells), (len(x), 1)), np.full(len(x), cells)
-        return groups.resolve(mask, x, self.sample_shape, self.params["n_segments"], self.params["compactness"],
-                              self.params["cell"])
+            cells = sum(int(np.prod(s)) for s in self.sample_shapes)
+            return np.tile(np.arange(cells), (n, 1)), np.full(n, cells)
+        options = (self.params["n_segments"], self.params["compactness"], self.params["cell"])
+        if len(self.inputs) == 1:
+            return groups.resolve(mask, xs[0], self.sample_shape, *options)
+        if not isinstance(mask, (list, tuple)) or len(mask) != len(self.inputs):
+            raise ExplainValueError(f"feature_mask: X is a list of {len(self.inputs)} tensors, so give one mask "
+                                    f"per input (a list of {len(self.inputs)}); equal ids across inputs make "
+                                    "one joint feature.")
+        return groups.resolve_joint(mask, xs, self.sample_shapes, *options)
 
     def score_coalitions(self, x, weights, labels, present, extra):
-        """S of sample i with the groups ``present[i, r]`` kept: ``present`` ``(n, R, G)`` bool
-        -> scores ``(n, R)``."""
+        """S of sample i with the groups ``present[i, r]`` kept: ``x`` the inputs side by side
+        ``(n, cells)``, ``present`` ``(n, R, G)`` bool -> scores ``(n, R)``."""
         n, count = present.shape[:2]
-        flat = x.reshape(n, -1)
-        base = self.baseline.reshape(-1)
+        flat = x
+        base = np.concatenate([b.reshape(-1) for b in self.baselines])
 
         def rows_of(index):
             sample, r = np.divmod(index, count)
@@ -124,7 +162,7 @@ class GroupPerturbation(PerturbationExplainer):
             for lo, hi in zip(starts[:-1], starts[1:]):
                 i = sample[lo]
                 np.copyto(inputs[lo:hi], np.where(present[i, r[lo:hi]][:, labels[i]], flat[i], base))
-            return inputs.reshape((len(index),) + self.sample_shape), sample
+            return self._split(inputs), sample
 
         return self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
 
@@ -133,11 +171,12 @@ class GroupPerturbation(PerturbationExplainer):
         return np.random.SeedSequence(self.params.get("seed")).spawn(len(xs[0]))
 
     def _explain(self, xs, weights, rows, streams, extra):
-        x = xs[0]
-        labels, counts = self._groups(x)
+        flat = self._flat(xs)
+        labels, counts = self._groups(xs)
         rngs = [np.random.default_rng(s) for s in streams[rows]]
-        values = self.group_values(x, weights, labels, counts, extra, rngs)
-        return [groups.spread(values, labels, counts).reshape(x.shape).astype(x.dtype)]
+        values = self.group_values(flat, weights, labels, counts, extra, rngs)
+        maps = self._split(groups.spread(values, labels, counts).astype(xs[0].dtype))
+        return maps if isinstance(maps, list) else [maps]
 
     def group_values(self, x, weights, labels, counts, extra, rngs):
         """``(n, G)``: each sample's value of each of its groups (0 beyond its count); ``rngs``:
@@ -191,6 +230,9 @@ class Occlusion(GroupPerturbation):
         if uncovered:
             warn(f"occlusion: window_shape {window} with step {step} leaves {uncovered} of "
                  f"{grid.size} features uncovered; their attributions are NaN.")
+
+    def several_inputs(self):
+        return self.params["feature_mask"] is not None
 
     def _prepare(self, xs, extra):
         return None
