@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from . import feeding
-from .errors import ExplainTypeError, ExplainValueError
-from .methods.base import positive_int, tensor_list
+from .errors import ExplainValueError
+from .methods.base import check_seed, positive_int, tensor_list
 
 tf1 = tf.compat.v1
 
@@ -65,9 +65,7 @@ class Maximizer:
         if jitter and len(self.sample_shape) != 3:
             raise ExplainValueError(f"jitter needs a 4-D X (NHWC images), got X of shape {self.input.shape}.")
         rate = _non_negative("learning_rate", learning_rate)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         dtype = self.input.dtype.as_numpy_dtype
         if start is None:
             if n is None:

@@ -60,19 +60,8 @@ def _nonlinear(groups_count=6, seed=112):
 
 
 def _exact_shapley(session, x, t, point, baseline):
-    g = len(point)
-    coalitions = np.array(list(itertools.product([0, 1], repeat=g)), bool)
-    values = session.run(t, {x: np.where(coalitions, point, baseline)})[:, 0].astype(np.float64)
-    index = {tuple(c): v for c, v in zip(coalitions, values)}
-    phi = np.zeros(g)
-    for c in coalitions:
-        for i in np.flatnonzero(~c):
-            s = int(c.sum())
-            with_i = c.copy()
-            with_i[i] = True
-            phi[i] += math.factorial(s) * math.factorial(g - s - 1) / math.factorial(g) * (
-                index[tuple(with_i)] - index[tuple(c)])
-    return phi
+    """Exact Shapley values of the cells of ``point`` (each its own group), by enumeration."""
+    return _exact_group_shapley(session, x, t, point, baseline, np.arange(len(point)))
 
 
 def test_kernel_shap_enumerating_every_coalition_is_exact():

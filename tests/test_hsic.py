@@ -140,7 +140,7 @@ def test_hsic_needs_images_and_accepts_blur_and_amplitude():
         t = tf.reduce_sum(flat, axis=1, keepdims=True)
     session = tf1.Session(graph=graph)
     with DeepExplain(session=session):
-        with pytest.raises(ExplainError, match=r"X must be \(n, H, W\)"):
+        with pytest.raises(ExplainError, match=r"X must be one tensor \(n, H, W\)"):
             Hsic(session, t, flat)
     session, x, t, _ = _linear()
     with DeepExplain(session=session):

@@ -48,6 +48,13 @@ def positive_int(name, value):
     return int(value)
 
 
+def check_seed(seed):
+    """``seed`` must be None or an int (numpy's generators take it)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
+    return seed
+
+
 def positive_float(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ExplainTypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__}).")

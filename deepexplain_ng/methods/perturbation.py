@@ -11,7 +11,7 @@ from skimage.util import view_as_windows
 from .. import feeding, groups
 from ..errors import ExplainTypeError, ExplainValueError
 from ..notices import warn
-from .base import Explainer, positive_int
+from .base import Explainer, check_seed, positive_int
 
 
 def _per_axis(name, value, shape):
@@ -63,6 +63,12 @@ class PerturbationExplainer(Explainer):
                           for i, (x, shape) in enumerate(zip(self.inputs, self.sample_shapes))]
         self.baseline = self.baselines[0]
 
+    def require_images(self):
+        """Methods that mask regions of images: X must be ``(n, H, W)`` or ``(n, H, W, C)``."""
+        if len(self.inputs) > 1 or len(self.sample_shape) not in (2, 3):
+            raise ExplainValueError(f"{self.name} masks regions of images: X must be one tensor (n, H, W) or "
+                                    f"(n, H, W, C), got {[str(x.shape) for x in self.inputs]}.")
+
     @staticmethod
     def _check_baseline(baseline, x, shape, label):
         dtype = x.dtype.as_numpy_dtype
@@ -97,10 +103,6 @@ class PerturbationExplainer(Explainer):
         return out
 
 
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
-
 
 class GroupPerturbation(PerturbationExplainer):
     """Feature groups and the scoring of coalitions of them (see :mod:`deepexplain_ng.groups`).
@@ -116,7 +118,7 @@ class GroupPerturbation(PerturbationExplainer):
     def validate(self, params):
         params["n_segments"] = positive_int("n_segments", params["n_segments"])
         if "seed" in params:
-            _check_seed(params["seed"])
+            check_seed(params["seed"])
         return params
 
     def several_inputs(self):

@@ -4,8 +4,8 @@ import numbers
 import numpy as np
 from skimage.transform import resize
 
-from ..errors import ExplainTypeError, ExplainValueError
-from .base import positive_int
+from ..errors import ExplainValueError
+from .base import check_seed, positive_int
 from .perturbation import PerturbationExplainer
 
 
@@ -38,16 +38,12 @@ class Rise(PerturbationExplainer):
         p = params["preservation_probability"]
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
             raise ExplainValueError(f"preservation_probability must be in (0, 1], got {p!r}.")
-        seed = params["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
+        check_seed(params.get("seed"))
         return params
 
     def _check_inputs(self):
         super()._check_inputs()
-        if len(self.sample_shape) not in (2, 3):
-            raise ExplainValueError(f"rise masks images: X must be (n, H, W) or (n, H, W, C), got "
-                                    f"{self.inputs[0].shape}.")
+        self.require_images()
         height, width = self.sample_shape[:2]
         grid = self.params["grid_size"]
         self.upsampled = (int(height * (1 + 1 / grid)), int(width * (1 + 1 / grid)))

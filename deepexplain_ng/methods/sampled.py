@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import feeding
 from ..errors import ExplainTypeError, ExplainValueError
-from .base import Explainer, positive_int
+from .base import Explainer, check_seed, positive_int
 from .gradient import GradientExplainer, GradientXInput, Saliency
 from .integrated import IntegratedGradients
 from .guided import Deconvnet, GuidedBackprop
@@ -16,10 +16,6 @@ from .rule_based import DeepLIFT, EpsilonLRP
 BASES = {cls.name: cls for cls in (Saliency, GradientXInput, IntegratedGradients, EpsilonLRP, DeepLIFT,
                                    GuidedBackprop, Deconvnet)}
 
-
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
 
 
 def _non_negative(name, value):
@@ -47,7 +43,7 @@ class NoiseTunnel(Explainer):
 
     def validate(self, params):
         params["samples"] = positive_int("samples", params["samples"])
-        _check_seed(params["seed"])
+        check_seed(params["seed"])
         if params["stdev"] is not None and params["noise_level"] is not None:
             raise ExplainValueError("give one of noise_level= (relative to each sample's range) and stdev= "
                                     f"(absolute), got both: {params['noise_level']!r} and {params['stdev']!r}.")
@@ -140,7 +136,7 @@ class ExpectedGradients(GradientExplainer):
 
     def validate(self, params):
         params["samples"] = positive_int("samples", params["samples"])
-        _check_seed(params["seed"])
+        check_seed(params["seed"])
         if params["baselines"] is None:
             raise ExplainValueError(f"{self.name} needs baselines=: a background array (k, ...) of samples "
                                     "shaped like X's, e.g. a few hundred training rows.")

@@ -16,8 +16,8 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 from scipy.stats import qmc
 
-from ..errors import ExplainTypeError, ExplainValueError
-from .base import positive_int
+from ..errors import ExplainValueError
+from .base import check_seed, positive_int
 from .perturbation import PerturbationExplainer
 
 PERTURBATIONS = ("inpainting", "blur", "amplitude")
@@ -124,9 +124,7 @@ class GridSensitivity(PerturbationExplainer):
         elif isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not sigma > 0:
             raise ExplainValueError(f"sigma must be a positive number, got {sigma!r}.")
         params["sigma"] = sigma
-        seed = params.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
+        check_seed(params.get("seed"))
         return params
 
     def make_design(self, cells):
@@ -139,9 +137,7 @@ class GridSensitivity(PerturbationExplainer):
 
     def _check_inputs(self):
         super()._check_inputs()
-        if len(self.sample_shape) not in (2, 3):
-            raise ExplainValueError(f"{self.name} perturbs images: X must be (n, H, W) or (n, H, W, C), got "
-                                    f"{self.inputs[0].shape}.")
+        self.require_images()
         grid = self.params["grid_size"]
         self.design = self.make_design(grid * grid)
         height, width = self.sample_shape[:2]

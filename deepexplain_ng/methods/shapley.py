@@ -7,7 +7,7 @@ import numpy as np
 from .. import groups
 from .. import orders as order_designs
 from ..errors import ExplainTypeError, ExplainValueError
-from .base import positive_int
+from .base import check_seed, positive_int
 from .perturbation import PerturbationExplainer
 
 
@@ -63,9 +63,7 @@ class ShapleySampling(PerturbationExplainer):
         params["samples"] = positive_int("samples", params["samples"])
         if params["design"] not in order_designs.DESIGNS:
             raise ExplainValueError(f"design: expected one of {list(order_designs.DESIGNS)}, got {params['design']!r}.")
-        seed = params["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ExplainTypeError(f"seed must be None or an int, got {seed!r}.")
+        check_seed(params.get("seed"))
         return params
 
     def _check_inputs(self):
