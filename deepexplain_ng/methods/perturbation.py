@@ -103,14 +103,15 @@ class PerturbationExplainer(Explainer):
         return out
 
 
-
 class GroupPerturbation(PerturbationExplainer):
     """Feature groups and the scoring of coalitions of them (see :mod:`deepexplain_ng.groups`).
 
     Options shared by the group methods: ``feature_mask=None`` (every cell its own group; an
     integer array, ``"slic"`` or ``"grid"``), ``n_segments=50`` and ``compactness=10`` (SLIC),
     ``cell=4`` (grid), ``baseline=None`` (0; a scalar or an array of one sample's shape).
-    The result is shaped like X, each group's value spread evenly over its cells.
+    The result is shaped like X, each group's value spread evenly over its cells. X may be a
+    list: then ``feature_mask`` is one mask per input, equal ids across inputs are one joint
+    group, ``baseline`` one value or a list, and the result one map per input.
     """
 
     options = {"feature_mask": None, "n_segments": 50, "compactness": 10.0, "cell": 4, "baseline": None}
@@ -149,11 +150,10 @@ class GroupPerturbation(PerturbationExplainer):
                                     "one joint feature.")
         return groups.resolve_joint(mask, xs, self.sample_shapes, *options)
 
-    def score_coalitions(self, x, weights, labels, present, extra):
-        """S of sample i with the groups ``present[i, r]`` kept: ``x`` the inputs side by side
+    def score_coalitions(self, flat, weights, labels, present, extra):
+        """S of sample i with the groups ``present[i, r]`` kept: ``flat`` the inputs side by side
         ``(n, cells)``, ``present`` ``(n, R, G)`` bool -> scores ``(n, R)``."""
         n, count = present.shape[:2]
-        flat = x
         base = np.concatenate([b.reshape(-1) for b in self.baselines])
 
         def rows_of(index):
