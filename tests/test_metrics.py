@@ -115,3 +115,58 @@ def test_metrics_do_not_depend_on_the_batching():
         d, _ = metrics.deletion(de, t, x, xs, attributions, ys=[0, 0, 0])
     np.testing.assert_allclose(a, b, atol=1e-6)
     np.testing.assert_allclose(c, d, rtol=1e-5)
+
+
+def _two_layer(seed=190):
+    rng = np.random.default_rng(seed)
+    w1, w2 = rng.normal(size=(6, 8)).astype(np.float32), rng.normal(size=(8, 3)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 6))
+        t = tf.matmul(tf.nn.relu(tf.matmul(x, w1)), w2)
+        linear = tf.matmul(x, w1[:, :3])
+    return tf1.Session(graph=graph), x, t, linear
+
+
+def test_robustness_is_zero_where_the_map_cannot_move_and_positive_where_it_can():
+    session, x, t, linear = _two_layer()
+    xs = samples((4, 6), seed=191)
+    with DeepExplain(session=session) as de:
+        flat = de.get_explainer("saliency", linear, x)       # the gradient of a linear model is constant
+        curved = de.get_explainer("grad*input", t, x)
+        zero = metrics.max_sensitivity(flat, xs, ys=[0, 1, 2, 0], radius=0.5, seed=0)
+        moving = metrics.max_sensitivity(curved, xs, ys=[0, 1, 2, 0], radius=0.5, seed=0)
+        stable = metrics.average_stability(flat, xs, ys=[0, 1, 2, 0], samples=20, seed=0)
+        unstable = metrics.average_stability(curved, xs, ys=[0, 1, 2, 0], samples=20, radius=0.5, seed=0)
+        again = metrics.max_sensitivity(curved, xs, ys=[0, 1, 2, 0], radius=0.5, seed=0)
+    np.testing.assert_allclose(zero, 0, atol=1e-6)
+    np.testing.assert_allclose(stable, 0, atol=1e-10)
+    assert moving.min() > 0.01 and unstable.min() > 0
+    np.testing.assert_array_equal(moving, again)  # the seed fixes the draws
+
+
+def test_random_logit_is_the_ssim_of_two_classes_maps():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(192)
+    w = rng.normal(size=(16, 16, 1, 3)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 16, 16, 1))
+        t = tf.einsum("nhwc,hwck->nk", x, w)
+    xs = samples((3, 16, 16, 1), seed=193)
+    classes = np.array([0, 1, 2])
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        explainer = de.get_explainer("saliency", t, x)
+        scores = metrics.random_logit(explainer, xs, classes, seed=0)
+    maps = np.abs(w).astype(np.float64)
+    for score, c in zip(scores, classes):
+        candidates = []
+        for other in set(range(3)) - {c}:
+            a, b = maps[..., c], maps[..., other]
+            candidates.append(structural_similarity(a, b, win_size=11, gaussian_weights=True, sigma=1.5,
+                                                    use_sample_covariance=False,
+                                                    data_range=max(a.max(), b.max()) - min(a.min(), b.min()),
+                                                    channel_axis=-1))
+        assert min(abs(score - v) for v in candidates) < 1e-6  # the SSIM against one of the other classes
+        assert score < 0.5  # independent random weights: dissimilar maps
