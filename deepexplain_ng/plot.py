@@ -1,41 +1,41 @@
 """Pictures of attributions: red = positive evidence, blue = negative, white = none.
 
-Every map is drawn with the diverging colormap ``bwr`` on limits symmetric around 0
+Every heat map is drawn with the diverging colormap ``bwr`` on limits symmetric around 0
 (``-L .. +L``, ``L`` = a percentile of ``|attribution|``), so white always means 0 and the
 same colour strength means the same magnitude on both sides. NaN (e.g. features no
 occlusion window covers) is drawn grey.
 
+- :func:`visualize`: one picture in the modes of Captum's ``visualize_image_attr`` and TruLens'
+  visualizers (``heat_map``, ``blended_heat_map``, ``masked_image``, ``alpha_scaling``, ``mask``,
+  ``channel_mask``, ``original_image``; ``sign`` all / positive / negative / absolute; outlier
+  clipping; colour bar); the arrays behind it: :func:`normalize`, :func:`top_fraction_mask`,
+  :func:`blur_mask`, :func:`channel_masks` (in ``plot_modes.py``).
+- :func:`grid`: samples by rows, maps by columns, with row and column titles; :func:`compare`:
+  inputs then one heat map per method.
+- :func:`text_strip` and :func:`text_html`: tokens on coloured boxes (in ``plot_text.py``).
+- :func:`heatmap`, :func:`overlay`, :func:`limits`: the first pictures (they return the ``AxesImage``).
+
 matplotlib is imported only inside the functions, and no backend is chosen here: scripts
 without a display set ``MPLBACKEND=Agg`` (or call ``matplotlib.use``) before importing pyplot.
 """
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .errors import ExplainValueError
+from .plot_modes import (ABSOLUTE_CMAP, CMAP, METHODS, NAN_COLOUR, SIGNS, _as_map, _check_image, _choice,
+                         _clean, _cmap, _figure_of, _new_axes, blur_mask, channel_masks, normalize, top_fraction_mask,
+                         visualize)
+from .plot_text import text_html, text_strip
 
-#: Diverging colormap name: blue (negative) - white (0) - red (positive).
-CMAP = "bwr"
-#: Colour of NaN attributions.
-NAN_COLOUR = "0.75"
+__all__ = ["limits", "heatmap", "overlay", "compare", "visualize", "grid", "normalize", "top_fraction_mask",
+           "blur_mask", "channel_masks", "text_strip", "text_html", "CMAP", "ABSOLUTE_CMAP", "NAN_COLOUR",
+           "METHODS", "SIGNS"]
 _LUMINANCE = np.array([0.299, 0.587, 0.114])
 
 
 def _colormap():
-    import matplotlib
-
-    return matplotlib.colormaps[CMAP].with_extremes(bad=NAN_COLOUR)
-
-
-def _as_map(attribution, name="attribution"):
-    """(H, W) or (H, W, C) -> (H, W) float64, channels summed (NaN kept)."""
-    a = np.asarray(attribution)
-    if a.ndim not in (2, 3) or 0 in a.shape:
-        raise ExplainValueError(f"{name}: expected shape (H, W) or (H, W, C), got {a.shape}.")
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ExplainValueError(f"{name}: expected numbers, got dtype {a.dtype}.")
-    a = a.astype(np.float64)
-    return a.sum(axis=-1) if a.ndim == 3 else a
+    return _cmap()
 
 
 def _check_percentile(percentile):
@@ -46,15 +46,9 @@ def _check_percentile(percentile):
 
 def _grey(image, shape=None):
     """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> (H, W) grey levels (luminance for RGB)."""
-    img = np.asarray(image)
-    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] in (1, 3, 4))) or 0 in img.shape:
-        raise ExplainValueError(f"image: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {img.shape}.")
-    img = img.astype(np.float64)
+    img = _check_image(image, shape).astype(np.float64)
     if img.ndim == 3:
         img = img[..., 0] if img.shape[-1] == 1 else img[..., :3] @ _LUMINANCE
-    if shape is not None and img.shape != tuple(shape):
-        raise ExplainValueError(f"image: expected height and width {tuple(shape)} like the attribution, "
-                                f"got shape {np.shape(image)}.")
     return img
 
 
@@ -73,19 +67,6 @@ def limits(attribution, percentile=99):
     values = values[np.isfinite(values)]
     limit = np.percentile(values, percentile) if values.size else 0.0
     return float(limit) if limit > 0 else 1.0
-
-
-def _new_axes(ax):
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.figure().add_subplot()
-
-
-def _clean(ax):
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def heatmap(attribution, ax=None, percentile=99):
@@ -212,3 +193,98 @@ def compare(images, attributions_by_method, titles=None, path=None, percentile=9
     if path is not None:
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return fig
+
+
+def _per_column(name, value, count, valid):
+    """One value for every column, or a sequence of ``count`` values: a list of ``count``."""
+    values = [value] * count if isinstance(value, str) else list(value) if isinstance(value, Sequence) else None
+    if values is None or len(values) != count:
+        raise ExplainValueError(f"{name}: expected one of {', '.join(map(repr, valid))} or a list of {count} "
+                                f"(one per column), got {value!r}.")
+    return [_choice(name, v, valid) for v in values]
+
+
+def grid(images, maps_by_column, row_titles=None, column_titles=None, method="heat_map", sign="all",
+         show_images=True, image_cmap="gray", path=None, fig=None, dpi=80, cell_size=1.6, **options):
+    """A grid of pictures: one row per sample (its input first), one column per map, with titles.
+
+    Args:
+        images: the inputs, ``(n, H, W)``, ``(n, H, W, 1)`` or ``(n, H, W, 3|4)``; None draws
+            only heat maps (``method="heat_map"`` or ``"channel_mask"``) and no input column.
+        maps_by_column: ``{column title: array (n, H, W) or (n, H, W, C)}`` (drawn in order), or
+            a list of such arrays (titled by ``column_titles``).
+        row_titles: optional ``n`` labels, shown left of each row.
+        column_titles: optional labels of the map columns (default: the mapping's keys).
+        method, sign: as in :func:`visualize`, one for every column or a list with one per column
+            (e.g. one attribution under every method).
+        show_images: draw the input in a first column titled "input".
+        image_cmap: colormap of single-channel inputs (``"gray_r"``: high values dark).
+        path: where to save the figure (PNG by the extension), optional.
+        fig: a matplotlib ``Figure`` or ``SubFigure`` to draw in (default: a new figure).
+        dpi, cell_size: resolution and the size of one cell in inches (new figures).
+        options: passed to :func:`visualize` (``outlier_percentile``, ``colorbar``, ``cmap``,
+            ``alpha``, ``fraction``, ``blur_sigma``, ``threshold``, ``dim``, ``outlier_rule``).
+    Returns:
+        The matplotlib ``Figure`` (close it with ``plt.close(fig)`` when done); its axes row by row.
+    Raises:
+        ExplainValueError: naming the argument, the expected and the given shape or value.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(maps_by_column, Mapping):
+        keys, maps = [str(k) for k in maps_by_column], list(maps_by_column.values())
+    elif isinstance(maps_by_column, Sequence) and not isinstance(maps_by_column, str):
+        keys, maps = [f"map {i}" for i in range(len(maps_by_column))], list(maps_by_column)
+    else:
+        raise ExplainValueError("maps_by_column: expected a dict {title: array (n, H, W[, C])} or a list of "
+                                f"arrays, got {type(maps_by_column).__name__}.")
+    if not maps:
+        raise ExplainValueError("maps_by_column: expected at least one map, got none.")
+    maps = [np.asarray(a) for a in maps]
+    if images is not None:
+        images = np.asarray(images)
+        if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3, 4))) or 0 in images.shape:
+            raise ExplainValueError("images: expected shape (n, H, W), (n, H, W, 1) or (n, H, W, 3|4), "
+                                    f"got {images.shape}.")
+    first = images.shape[:3] if images is not None else maps[0].shape[:3]
+    for key, a in zip(keys, maps):
+        if a.ndim not in (3, 4) or a.shape[:3] != first:
+            dims = ", ".join(map(str, first))
+            raise ExplainValueError(f"maps_by_column[{key!r}]: expected shape ({dims}) or ({dims}, C) "
+                                    f"{'like the images' if images is not None else 'like the first map'}, "
+                                    f"got {a.shape}.")
+    n, count = first[0], len(maps)
+    for name, titles, expected in (("row_titles", row_titles, n), ("column_titles", column_titles, count)):
+        if titles is not None and (isinstance(titles, str) or len(titles) != expected):
+            raise ExplainValueError(f"{name}: expected {expected} labels, got {titles!r}.")
+    methods = _per_column("method", method, count, METHODS)
+    signs = _per_column("sign", sign, count, SIGNS)
+    titles = keys if column_titles is None else [str(t) for t in column_titles]
+    show_images = show_images and images is not None
+
+    columns = count + show_images
+    new = fig is None
+    if new:
+        wide = 1.35 if options.get("colorbar") else 1.0
+        fig = plt.figure(figsize=(cell_size * (show_images + count * wide), cell_size * n + 0.3), dpi=dpi)
+    axes = np.asarray(fig.subplots(n, columns, squeeze=False))
+    for row in range(n):
+        if show_images:
+            picture = images[row, ..., 0] if images.shape[-1:] == (1,) and images.ndim == 4 else images[row]
+            axes[row, 0].imshow(picture, cmap=image_cmap if picture.ndim == 2 else None, interpolation="nearest")
+            _clean(axes[row, 0])
+        for col in range(count):
+            visualize(maps[col][row], None if images is None else images[row], method=methods[col], sign=signs[col],
+                      ax=axes[row, col + show_images], image_cmap=image_cmap, **options)
+        if row_titles is not None:
+            axes[row, 0].set_ylabel(str(row_titles[row]), fontsize=9)
+    if show_images:
+        axes[0, 0].set_title("input", fontsize=9)
+    for col, title in enumerate(titles):
+        axes[0, col + show_images].set_title(title, fontsize=9)
+    root = _figure_of(fig)
+    if new:
+        fig.tight_layout()
+    if path is not None:
+        root.savefig(path, dpi=dpi, bbox_inches="tight")
+    return root

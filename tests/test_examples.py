@@ -145,6 +145,7 @@ FAMILY_CHECKS = {
     "conductance.py": lambda out: float(re.search(r"completeness through the layer: .*= (\S+)", out).group(1)) < 0.5,
     "superpixels.py": lambda out: len(re.findall(r"top superpixel's mean redness is ([0-9.]+)x", out)) == 3,
     "model_agnostic.py": lambda out: float(re.search(r"kernel_shap: max \|sum .*= (\S+)", out).group(1)) < 1e-3,
+    "pictures.py": lambda out: "masked_image keeps 13 of 64 pixels" in out,
     # exact maps (grad*input, intgrad, deeplift) beat saliency on MuFidelity on the trained CNN
     "compare_metrics.py": lambda out: (lambda rows: len(rows) == 6 and min(rows[m] for m in ("grad*input", "intgrad",
                                        "deeplift")) > rows["saliency"] + 0.1)(
