@@ -18,8 +18,11 @@ setup(
     python_requires=">=3.11",
     install_requires=requirements,
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.4"],
-        "examples": ["scikit-learn>=1.4"],
+        # resumable batch jobs (zarr v3 stores) and their scale-out on Dask
+        "batch": ["zarr>=3.1", "dask[distributed]>=2025.1"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.4", "zarr>=3.1", "dask[distributed]>=2025.1"],
+        "examples": ["scikit-learn>=1.4", "zarr>=3.1", "dask[distributed]>=2025.1"],
     },
+    entry_points={"console_scripts": ["deepexplain-ng = deepexplain_ng.cli:main"]},
     license="MIT",
 )
