@@ -20,7 +20,9 @@ setup(
     extras_require={
         # resumable batch jobs (zarr v3 stores) and their scale-out on Dask
         "batch": ["zarr>=3.1", "dask[distributed]>=2025.1"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.4", "zarr>=3.1", "dask[distributed]>=2025.1"],
+        # quantus: a test-only cross-check of the metrics (pinned: the test reaches into its internals)
+        "test": ["pytest>=8", "hypothesis>=6.100", "scikit-learn>=1.4", "zarr>=3.1", "dask[distributed]>=2025.1",
+                 "quantus==0.6.0"],
         "examples": ["scikit-learn>=1.4", "zarr>=3.1", "dask[distributed]>=2025.1"],
     },
     entry_points={"console_scripts": ["deepexplain-ng = deepexplain_ng.cli:main"]},

@@ -153,18 +153,19 @@ def _varying(op, on_path, input_names, batch=None):
     return [i for i, t in enumerate(op.inputs) if (t.op.name in on_path or t.name in input_names) and rows(t)]
 
 
-def check_path(ops, inputs, target, method, rule_based, exact_classes, varying):
+def check_path(ops, inputs, target, method, rule_based, exact_classes, varying, softmax_warning=True):
     """Warn, naming the ops, about what ``method`` cannot explain exactly on this path.
 
     ``rule_based``: the method replaces the chain rule at nonlinearities (elrp, deeplift),
     so any other nonlinear op silently falls back to its gradient and is reported.
     ``exact_classes``: the op classes (``op_classes.op_class``) the method's rules treat exactly;
-    ``varying``: the varying inputs of each op (:func:`varying_inputs`).
+    ``varying``: the varying inputs of each op (:func:`varying_inputs`); ``softmax_warning``: warn
+    about a target behind a softmax (not for tools that only evaluate T, such as the metrics).
     """
     on_path = {op.name for op in ops}
     input_names = {x.name for x in inputs}
     softmax = _target_softmax(target, on_path)
-    if softmax is not None:
+    if softmax is not None and softmax_warning:
         warn(
             f"the target is computed through {softmax.type} op '{softmax.name}': attributions of "
             f"probabilities mix all classes; explain the logits instead "

@@ -95,3 +95,18 @@ def test_fem_thresholds_each_channel_at_k_sigma_and_ignores_the_class():
         np.testing.assert_array_equal(got, other)
     with DeepExplain(session=session) as de, pytest.raises(ExplainError, match="k must"):
         de.explain("fem", t, x, xs, k="two")
+
+
+def test_the_default_layer_is_the_last_convolution_s_output_not_the_pooling_after_it():
+    rng = np.random.default_rng(505)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 8, 8, 1))
+        h = tf.nn.relu(tf.nn.conv2d(x, rng.normal(size=(3, 3, 1, 3)).astype(np.float32), 1, "SAME"))
+        conv = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, rng.normal(size=(3, 3, 3, 4)).astype(np.float32), 1, "SAME"),
+                                         np.ones(4, np.float32)), name="last_conv")
+        pooled = tf.nn.max_pool2d(conv, 2, 2, "VALID")
+        t = tf.matmul(tf.reshape(pooled, [-1, 64]), rng.normal(size=(64, 2)).astype(np.float32))
+    with DeepExplain(session=tf1.Session(graph=graph)) as de:
+        assert de.get_explainer("gradcam", t, x).layer is conv
+        assert de.get_explainer("gradcam_plus_plus", t, x).layer is conv

@@ -1,5 +1,7 @@
 """The metrics against numpy on models whose answers are known: linear models, where exact
 attributions make the faithfulness metrics take their ideal values."""
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -101,6 +103,21 @@ def test_average_drop_increase_gain_and_complexity_against_numpy():
     np.testing.assert_allclose(metrics.complexity(one_hot), 0, atol=1e-6)
     np.testing.assert_allclose(metrics.sparseness(uniform), 0, atol=1e-6)
     np.testing.assert_allclose(metrics.sparseness(one_hot), 15 / 16, rtol=1e-6)
+    # entropy is scale-free (tiny maps, e.g. gradients of probabilities, are not "concentrated")
+    maps = np.random.default_rng(181).normal(size=(3, 12, 12, 3))
+    np.testing.assert_allclose(metrics.complexity(maps * 1e-9), metrics.complexity(maps), rtol=1e-12)
+    assert np.isnan(metrics.complexity(np.zeros((1, 4, 4))))[0]
+
+
+def test_scoring_probabilities_draws_no_softmax_warning():
+    session, x, t, w = _linear_images(seed=182)
+    with session.graph.as_default():
+        probabilities = tf.nn.softmax(t)
+    xs = np.abs(samples((2, 6, 6, 2), seed=183))
+    with DeepExplain(session=session) as de, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drop = metrics.average_drop(de, probabilities, x, xs, np.ones((2, 6, 6)), ys=np.zeros(2, int))
+    assert drop.shape == (2,)
 
 
 def test_metrics_do_not_depend_on_the_batching():

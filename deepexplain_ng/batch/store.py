@@ -143,12 +143,14 @@ def describe(path):
     for key in ("package_version", "tensorflow_version"):
         if key in attrs:
             lines.append(f"{key}: {attrs[key]}")
-    for name, array in group.arrays():
+    for name, array in sorted(group.arrays()):
         lines.append(f"array {name}: shape {array.shape}, {array.dtype}, chunks {array.chunks}")
     if "attribution_sum" in record["columns"] and done:
         finished = np.zeros(record["rows"], bool)
         for i in record["finished"]:
             finished[i * record["chunk_rows"]:(i + 1) * record["chunk_rows"]] = True
-        gap = np.abs(group["attribution_sum"][:] - (group["score"][:] - group["baseline_score"][:]))[finished]
-        lines.append(f"completeness: max |sum(attributions) - (S(x) - S(baseline))| = {gap.max():.3g} over {done} rows")
+        change = (group["score"][:] - group["baseline_score"][:])[finished]
+        gap = np.abs(group["attribution_sum"][:][finished] - change)
+        lines.append(f"completeness: max |sum(attributions) - (S(x) - S(baseline))| = {gap.max():.3g} over {done} rows "
+                     f"(S(x) - S(baseline) up to {np.abs(change).max():.3g})")
     return "\n".join(lines)

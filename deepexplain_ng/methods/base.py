@@ -84,6 +84,9 @@ class Explainer:
     exact_classes = frozenset()
     #: op types the method's rule applies to besides ``op_classes.RULED`` (marked at build)
     marked_types = frozenset()
+    #: whether the results attribute T (False for tools that only evaluate it: then a target
+    #: behind a softmax, which the metrics expect, draws no warning)
+    attributes_target = True
     #: keywords every method accepts
     common_options = {"memory_budget": None, "progress": None}
 
@@ -115,7 +118,7 @@ class Explainer:
                  f"which the {self.name} rule does not replace: {names}.", UnsupportedOpWarning)
         self.varying = varying_inputs(self.path, self.inputs)
         check_path(self.path, self.inputs, self.target, self.name, self.rule_based, self.exact_classes,
-                   self.varying)
+                   self.varying, softmax_warning=self.attributes_target)
         self.target_shape = feeding.static_shape(self.target)[1:]
         batch_dims = {x.shape.as_list()[0] for x in self.inputs if x.shape.rank}
         self.fixed_batch = batch_dims.pop() if len(batch_dims) == 1 and None not in batch_dims else None

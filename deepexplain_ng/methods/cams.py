@@ -17,8 +17,9 @@ class LayerMap(GradientExplainer):
     """A map computed from one 4-D (NHWC) ``layer`` A between X and T, at the layer's spatial
     resolution, then resized bilinearly to X's height and width (``upsample=True``).
 
-    ``layer``: a 4-D tensor of the graph or its name; default: the last 4-D float tensor on the
-    path X -> T (the last convolutional feature map, as Captum and Xplique choose).
+    ``layer``: a 4-D tensor of the graph or its name; default: the output of the last
+    convolutional layer on the path X -> T (after its bias and activation, before any pooling:
+    the last convolutional feature map, as Xplique chooses), else the last 4-D float tensor.
     """
 
     options = {"layer": None, "upsample": True}
@@ -34,7 +35,7 @@ class LayerMap(GradientExplainer):
     def _check_inputs(self):
         if len(self.inputs) > 1:
             raise ExplainValueError(f"{self.name} explains one input tensor; X is a list of {len(self.inputs)}.")
-        layer = resolve_layer(self, self.params["layer"], rank=4)
+        layer = resolve_layer(self, self.params["layer"], rank=4, convolutional=True)
         if self.params["upsample"] and self.inputs[0].shape.rank != 4:
             raise ExplainValueError(f"{self.name}: upsample=True needs a 4-D X (NHWC), got {self.inputs[0].shape}; "
                                     "pass upsample=False for the layer's resolution.")

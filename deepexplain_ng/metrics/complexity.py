@@ -1,5 +1,6 @@
 """How concentrated a map is (as Xplique's complexity metrics, after Quantus): no model needed."""
 import numpy as np
+from scipy.special import entr
 
 _EPS = 1e-8
 
@@ -13,10 +14,14 @@ def _flat_abs(attributions):
 
 def complexity(attributions):
     """Shannon entropy of the normalised |attributions| (Bhatt et al. 2020): ``(n,)``, from 0
-    (one feature carries everything) to log(features) (uniform)."""
+    (one feature carries everything) to log(features) (uniform); the same for a map and any
+    multiple of it (Xplique's and Quantus' epsilons make tiny maps look concentrated), NaN for an
+    all-zero map."""
     a = _flat_abs(attributions)
-    p = a / (a.sum(axis=1, keepdims=True) + _EPS)
-    return -(p * np.log(p + _EPS)).sum(axis=1)
+    total = a.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = a / total
+    return np.where(total[:, 0] > 0, entr(np.nan_to_num(p)).sum(axis=1), np.nan)
 
 
 def sparseness(attributions):

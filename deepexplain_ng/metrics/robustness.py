@@ -50,21 +50,20 @@ def max_sensitivity(explainer, xs, ys=None, radius=0.02, samples=10, seed=None):
     return (change / np.where(norm > 0, norm, 1.0)[:, None]).max(axis=1)
 
 
-def average_stability(explainer, xs, ys=None, radius=None, samples=200, distance="l2", seed=None):
-    """Average stability (Bhatt et al. 2020; as Xplique's AverageStability): ``samples``
-    neighbours ``x + U(0, r)`` per cell, with ``r = radius`` or, by default, Xplique's
-    ``1 / (number of cells)``; the mean distance between each neighbour's attributions and the
-    input's, ``"l2"`` (sum of squares, as Xplique) or ``"l1"``. Returns ``(n,)`` (lower is
-    better)."""
+def average_stability(explainer, xs, ys=None, radius=0.1, samples=20, distance="l2", seed=None):
+    """Average stability (Bhatt et al. 2020; as Xplique 2's AverageStability): ``samples``
+    neighbours ``x + U(0, radius)`` per cell (Xplique draws one set of neighbours for all inputs;
+    here each sample has its own stream), and the mean distance between each neighbour's
+    attributions and the input's: ``"l2"`` (Euclidean norm, as Xplique) or ``"l1"``.
+    Returns ``(n,)`` (lower is better)."""
     xs = _inputs(explainer, xs)
     samples = positive_int("samples", samples)
     if distance not in ("l1", "l2"):
         raise ExplainValueError(f"distance: expected 'l1' or 'l2', got {distance!r}.")
-    high = 1.0 / np.prod(xs.shape[1:]) if radius is None else float(radius)
     base = np.asarray(explainer.run(xs, ys=ys), np.float64)
-    noise = np.stack([rng.uniform(0, high, (samples,) + xs.shape[1:]) for rng in streams(seed, len(xs))])
+    noise = np.stack([rng.uniform(0, float(radius), (samples,) + xs.shape[1:]) for rng in streams(seed, len(xs))])
     difference = (_explain_copies(explainer, xs, ys, noise) - base[:, None]).reshape(len(xs), samples, -1)
-    per_draw = (difference ** 2).sum(axis=2) if distance == "l2" else np.abs(difference).sum(axis=2)
+    per_draw = np.sqrt((difference ** 2).sum(axis=2)) if distance == "l2" else np.abs(difference).sum(axis=2)
     return per_draw.mean(axis=1)
 
 

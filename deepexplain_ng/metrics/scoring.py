@@ -13,6 +13,7 @@ class Scorer(Explainer):
 
     name = "scores"
     uses_gradients = False
+    attributes_target = False
 
     def _build(self):
         pass
