@@ -193,20 +193,26 @@ def _explain(args):
             explain_chunks = _in_process
         chunks = explain_chunks(job, source, todo, lambda lo, hi: _target(args, labels, lo, hi),
                                 scheduler=args.scheduler)
-        start = time.perf_counter()
-        for index, lo, hi, results in chunks:
-            store.write(index, lo, hi, results)
+        start, resumed_at = time.perf_counter(), rows_done
+
+        def report(index, lo, hi):
+            nonlocal rows_done
             rows_done += hi - lo
             if bar is not None:
                 bar.update(hi - lo)
             elif not args.quiet:
-                rate = rows_done / max(time.perf_counter() - start, 1e-9)
+                rate = (rows_done - resumed_at) / max(time.perf_counter() - start, 1e-9)
                 print(f"chunk {index}: rows {lo}-{hi} written; {rows_done}/{store.rows} rows ({rate:.0f} rows/s "
                       f"since start)", file=sys.stderr, flush=True)
-            if interrupt.requested:
-                chunks.close()
-                print(f"stopped after chunk {index}; run the same command to resume.", file=sys.stderr)
-                return 130
+
+        with _Writer(store, report) as writer:
+            for index, lo, hi, results in chunks:
+                writer.submit(index, lo, hi, results)
+                if interrupt.requested:
+                    chunks.close()
+                    writer.wait()
+                    print(f"stopped after chunk {index}; run the same command to resume.", file=sys.stderr)
+                    return 130
     except ChunkError as error:
         print(f"deepexplain-ng: error: {error}", file=sys.stderr)
         return 1
@@ -221,6 +227,46 @@ def _explain(args):
     if not args.quiet:
         print(f"done: {store.rows} rows in {os.path.abspath(args.output)}", file=sys.stderr)
     return 0
+
+
+class _Writer:
+    """Writes each chunk in a thread while the next one is computed (TF releases the GIL during
+    a run): at most one chunk waits for its write, so memory holds two chunks at most."""
+
+    def __init__(self, store, report):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.store, self.report = store, report
+        self.pool, self.pending = ThreadPoolExecutor(1, thread_name_prefix="store"), None
+
+    def submit(self, index, lo, hi, results):
+        self.wait()
+        self.pending = (index, lo, hi, self.pool.submit(self.store.write, index, lo, hi, results))
+
+    def wait(self):
+        """Block until the pending chunk is durable and recorded, then report it."""
+        from .batch.job import chunk_error
+
+        if self.pending is None:
+            return
+        index, lo, hi, future = self.pending
+        self.pending = None
+        try:
+            future.result()
+        except Exception as error:
+            raise chunk_error(index, lo, hi, error) from error
+        self.report(index, lo, hi)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None:
+                self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+        return False
 
 
 def _in_process(job, source, todo, target_of, scheduler=None):

@@ -17,14 +17,17 @@ XS = samples((4, 5), seed=22)
 def de():
     with DeepExplain(session=SESS) as context:
         yield context
-    # whatever failed inside, the graph, session and context still explain correctly
+    # whatever failed inside, the graph, session and explainers still explain correctly, and a
+    # new context builds correct rules (one method: each new build grows the shared graph)
+    for method, explainer in BUILT.items():
+        np.testing.assert_allclose(explainer.run(XS), GOOD[method], rtol=1e-6)
     with DeepExplain(session=SESS) as again:
-        for method in ("saliency", "elrp", "deeplift"):
-            np.testing.assert_allclose(again.explain(method, T, X, XS), GOOD[method], rtol=1e-6)
+        np.testing.assert_allclose(again.explain("deeplift", T, X, XS), GOOD["deeplift"], rtol=1e-6)
 
 
 with DeepExplain(session=SESS) as _de:
-    GOOD = {m: _de.explain(m, T, X, XS) for m in ("saliency", "elrp", "deeplift")}
+    BUILT = {m: _de.get_explainer(m, T, X) for m in ("saliency", "elrp", "deeplift")}
+    GOOD = {m: explainer.run(XS) for m, explainer in BUILT.items()}
 
 
 def test_unknown_method(de):
