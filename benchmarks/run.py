@@ -14,6 +14,8 @@ Median of ``--repeats`` runs after a warm-up; threads fixed. Run by hand:
 
     python benchmarks/run.py            # the table of benchmarks/README.md (several minutes)
     python benchmarks/run.py --quick    # smaller settings, about a minute
+    python benchmarks/run.py --metrics  # the metrics against their floors
+    python benchmarks/run.py --groups   # the model-agnostic methods on 224x224x3 images
 """
 import argparse
 import os
@@ -297,6 +299,68 @@ def group_methods(threads, repeats):
                   f"{peak / 2**20:>9.1f}", flush=True)
 
 
+def metric_benchmark(threads, repeats):
+    """Each metric on the 28x28 CNN (16 samples, saliency maps) against its floor: the bare
+    batched forward of as many rows (one pre-built chunk fed again and again) for the metrics
+    that score perturbed inputs; for those that re-explain, ``explainer.run`` on all the
+    perturbed copies built beforehand. Rows counted by watching the session."""
+    from deepexplain_ng import metrics
+
+    session, x, t = cnn(threads)
+    xs = np.random.default_rng(2).random((16, 28, 28, 1)).astype(np.float32)
+    classes = np.arange(16) % 10
+    scored = {
+        "deletion": lambda de, a: metrics.deletion(de, t, x, xs, a, ys=classes, steps=20),
+        "insertion": lambda de, a: metrics.insertion(de, t, x, xs, a, ys=classes, steps=20),
+        "mu_fidelity": lambda de, a: metrics.mu_fidelity(de, t, x, xs, a, ys=classes, seed=0),
+        "infidelity": lambda de, a: metrics.infidelity(de, t, x, xs, a, ys=classes, samples=50, seed=0),
+        "sensitivity_n": lambda de, a: metrics.sensitivity_n(de, t, x, xs, a, ys=classes, samples=50, seed=0),
+        "average_drop": lambda de, a: metrics.average_drop(de, t, x, xs, a, ys=classes),
+    }
+    print(f"\n{'workload':<14} {'metric':<19} {'rows':>7} {'ng ms':>9} {'floor ms':>9} {'ng/floor':>8} {'runs':>5}")
+    with DeepExplain(session=session) as de:
+        with session.graph.as_default():
+            forward = tf.reduce_sum(t[:, 0])
+        explainer = de.get_explainer("saliency", t, x)
+        maps = explainer.run(xs, ys=classes)
+        run = session.run
+        for name, metric in scored.items():
+            counter = {"rows": 0, "runs": 0, "chunk": 0}
+
+            def counting(fetches, feed_dict=None, **kwargs):
+                if feed_dict and x in feed_dict:
+                    counter["rows"] += len(feed_dict[x])
+                    counter["runs"] += 1
+                    counter["chunk"] = max(counter["chunk"], len(feed_dict[x]))
+                return run(fetches, feed_dict, **kwargs)
+
+            session.run = counting
+            metric(de, maps)  # warm-up (and the row-independence probe), then count one call
+            counter.update(rows=0, runs=0, chunk=0)
+            metric(de, maps)
+            session.run = run
+            rows, chunk, runs = counter["rows"], counter["chunk"], counter["runs"]
+            block = np.random.default_rng(0).random((chunk,) + xs.shape[1:]).astype(np.float32)
+
+            def floor():
+                for lo in range(0, rows, chunk):
+                    session.run(forward, {x: block[:min(chunk, rows - lo)]})
+
+            ng, bare = median_times([lambda: metric(de, maps), floor], repeats)
+            print(f"{'cnn n=16':<14} {name:<19} {rows:>7} {ng * 1e3:>9.1f} {bare * 1e3:>9.1f} {ng / bare:>8.2f} "
+                  f"{runs:>5}", flush=True)
+        for name, options in (("max_sensitivity", {"samples": 10}), ("average_stability", {"samples": 20})):
+            copies = np.repeat(xs, options["samples"], axis=0)
+            copies += np.random.default_rng(3).uniform(0, 0.02, copies.shape).astype(np.float32)
+            weights = np.repeat(classes, options["samples"])
+            metric = getattr(metrics, name)
+            ng, bare = median_times([lambda: metric(explainer, xs, ys=classes, seed=0, **options),
+                                     lambda: (explainer.run(xs, ys=classes), explainer.run(copies, ys=weights))],
+                                    repeats)
+            print(f"{'cnn n=16':<14} {name:<19} {len(copies) + len(xs):>7} {ng * 1e3:>9.1f} {bare * 1e3:>9.1f} "
+                  f"{ng / bare:>8.2f} {'':>5}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller settings, about a minute")
@@ -305,7 +369,11 @@ def main():
     parser.add_argument("--no-memory", action="store_true", help="skip the 224x224x3 occlusion check")
     parser.add_argument("--only", nargs="+", metavar="METHOD", help="measure only these methods")
     parser.add_argument("--groups", action="store_true", help="only the model-agnostic methods on 224x224x3 images")
+    parser.add_argument("--metrics", action="store_true", help="only the metrics, against their floors")
     args = parser.parse_args()
+    if args.metrics:
+        metric_benchmark(args.threads, args.repeats)
+        return
     steps, samples = (20, 1) if args.quick else (100, 5)
     draws = 10 if args.quick else 50
     methods = {"saliency": {}, "grad*input": {}, "intgrad": {"steps": steps}, "elrp": {}, "deeplift": {},
