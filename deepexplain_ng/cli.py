@@ -83,7 +83,10 @@ def _parser():
     explain.add_argument("--overwrite", action="store_true", help="replace an existing store instead of resuming")
     explain.add_argument("--quiet", action="store_true", help="no progress output")
     commands.add_parser("methods", help="list the methods, their options and defaults",
-                        description="List the methods, their options and defaults.")
+                        description="List the methods, their options and defaults (give options to "
+                                    "`explain` as --option NAME=VALUE).",
+                        epilog="example:\n  deepexplain-ng methods | grep intgrad",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     info = commands.add_parser("info", help="what a store holds and how far its job got",
                                description="What a store holds and how far its job got.",
                                epilog="example:\n  deepexplain-ng info maps.zarr",
