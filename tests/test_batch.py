@@ -219,3 +219,19 @@ def test_inputs_are_read_from_npz_zarr_and_image_folders(tmp_path):
     np.testing.assert_allclose(rows[0], np.repeat(grey[..., None], 3, axis=2), atol=1e-6)
     colour = transform.resize(data.astronaut()[::16, ::16] / 255.0, (16, 16, 3), anti_aliasing=True)
     np.testing.assert_allclose(rows[1], colour, atol=1e-6)
+
+
+def test_a_job_pickles_as_its_description_and_an_explainer_says_to_send_a_job(job_files):
+    import pickle
+
+    from deepexplain_ng import ExplainError
+    from deepexplain_ng.batch.job import Job
+
+    root, model_args, xs = job_files
+    job = Job(str(root / "cnn.pb"), "deeplift", inputs=["x:0"], outputs=["logits:0"])
+    before = job.run(xs[:3], "predicted")
+    copy = pickle.loads(pickle.dumps(job))
+    assert copy == job and vars(copy) == vars(job)  # only the description travels
+    np.testing.assert_array_equal(copy.run(xs[:3], "predicted")["attributions"], before["attributions"])
+    with pytest.raises(ExplainError, match="batch.Job"):
+        pickle.dumps(job.build())

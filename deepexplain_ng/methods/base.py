@@ -217,6 +217,13 @@ class Explainer:
                     "over the embedding axis; otherwise check that T is computed from X.")
 
     # -- running ---------------------------------------------------------------------------
+    def __reduce__(self):
+        # a session and its graph cannot cross processes; a job description can
+        raise ExplainTypeError(
+            f"a compiled {self.name} explainer holds a TF session and graph, which cannot be pickled; to run "
+            "it in other processes (Dask, multiprocessing) send deepexplain_ng.batch.Job(model_file, method, "
+            "options) instead, which builds its explainer once in each process.")
+
     def run(self, xs=None, ys=None, batch_size=None, feed=None):
         """Attributions for ``xs``.
 
