@@ -14,6 +14,8 @@ How the draws are shared: we draw with our own generators (as our code does), an
 drawing call is replaced for the duration of its call (its ``tf.random.uniform`` in MuFidelity,
 its noise in the gradient statistics, its masks and crops in RISE, its off-class draw in
 RandomLogitMetric, its neighbour noise in AverageStability), with ``tf.function``s run eagerly.
+LIME and KernelSHAP get our coalitions through Xplique's ``pertub_func``; Sobol and HSIC need no
+draw (both sides use the same deterministic Sobol-sequence masks).
 """
 import contextlib
 import os
@@ -30,9 +32,12 @@ import tensorflow as tf  # noqa: E402
 import xplique  # noqa: E402
 from xplique import attributions as xa  # noqa: E402
 from xplique import metrics as xm  # noqa: E402
+from xplique.attributions.global_sensitivity_analysis.replicated_designs import ScipySobolSequenceRS  # noqa: E402
 from xplique.attributions.gradient_statistics.gradient_statistic import GradientStatistic  # noqa: E402
+from sklearn import linear_model  # noqa: E402
 
 from deepexplain_ng import DeepExplain, SoftmaxTargetWarning, metrics  # noqa: E402
+from deepexplain_ng.methods.sensitivity import cubic_matrix  # noqa: E402
 from deepexplain_ng.metrics.scoring import streams  # noqa: E402
 
 tf1 = tf.compat.v1
@@ -173,6 +178,158 @@ def attributions(de, x, t, imported, model, xs, onehot):
     return ours("grad*input"), mine_gi
 
 
+def tf_bicubic_matrix(size, grid):
+    """``(size, grid)`` matrix of ``tf.image.resize(method="bicubic")`` (TF's ResizeBicubic with
+    half-pixel centres): Keys' kernel with a = -0.5, its coefficients tabulated at 1/1024 of a
+    pixel, the taps outside the grid dropped and the others renormalised to sum to 1."""
+    a = -0.5
+    source = (np.arange(size) + 0.5) * grid / size - 0.5
+    start = np.floor(source).astype(int)
+    source = start + np.rint((source - start) * 1024) / 1024
+    taps = start[:, None] + np.arange(-1, 3)
+    d = np.abs(taps - source[:, None])
+    near, far = ((a + 2) * d - (a + 3)) * d * d + 1, ((d - 5) * d + 8) * d * a - 4 * a
+    weights = np.where(d <= 1, near, np.where(d < 2, far, 0))
+    weights = np.where((taps >= 0) & (taps < grid), weights, 0)
+    weights /= weights.sum(axis=1, keepdims=True)
+    matrix = np.zeros((size, grid))
+    np.add.at(matrix, (np.repeat(np.arange(size), 4), np.clip(taps, 0, grid - 1).ravel()), weights.ravel())
+    return matrix
+
+
+def model_agnostic(de, x, t, model, xs, onehot):
+    """Issue 10's model-agnostic methods: feature groups (occlusion / feature ablation, LIME,
+    KernelSHAP) on a 3x3-pixel grid of 16 groups given to both sides (Xplique's
+    ``map_to_interpret_space``, our ``feature_mask``), baseline 0 on both sides (Xplique's
+    ``ref_value`` is grey 0.5 for RGB by default); grid sensitivity (Sobol, HSIC) on the same
+    8x8 masks. Our group methods spread a group's value over its cells (here 9 pixels x 3
+    channels), Xplique gives every pixel of the group the whole value: ours are summed over
+    channels and multiplied by the pixels per group before comparing."""
+    ours = lambda method, **kw: np.asarray(de.explain(method, t, x, xs, ys=onehot, **kw))  # noqa: E731
+    cell = 3
+    per_side = SHAPE[0] // cell
+    labels = ((np.arange(SHAPE[0])[:, None] // cell) * per_side + np.arange(SHAPE[1])[None, :] // cell).astype(np.int32)
+    count = per_side * per_side
+    mapping = lambda inp: tf.constant(labels)  # noqa: E731
+    zeros = np.zeros(SHAPE[2], np.float32)
+
+    def per_group(maps):
+        return maps.sum(-1, keepdims=True) * cell * cell
+
+    # occlusion with a feature mask = feature ablation: Xplique's non-overlapping patches are our groups
+    theirs = np.asarray(xq(lambda: xa.Occlusion(model, patch_size=cell, patch_stride=cell).explain(xs, onehot)))
+    report("occlusion(feature_mask=3x3 grid) vs Occlusion 3x3/3", per_group(ours("occlusion", feature_mask=labels)),
+           theirs, "ours spread over a group's 27 cells: summed over channels x 9 pixels")
+    report("feature_ablation(3x3 grid) vs Occlusion 3x3/3", per_group(ours("feature_ablation", feature_mask=labels)),
+           theirs, "same")
+
+    def fed(draws):
+        queue = iter(draws)
+        return lambda num_features, nb_samples: tf.constant(next(queue).astype(np.int32))  # noqa: E731
+
+    # LIME: our coalitions (each group present with probability 1/2, as Xplique's default draw),
+    # our kernel on Xplique's side, and an unregularised least squares with intercept
+    samples, seed, width = 100, 11, 1.0
+    mine = ours("lime", feature_mask=labels, samples=samples, seed=seed, kernel_width=width)
+    draws = [rng.random((samples, count)) < 0.5 for rng in streams(seed, N)]
+
+    def our_kernel(inp, interpretable, perturbed):
+        z = np.asarray(interpretable, np.float64)
+        distance = 1 - np.sqrt(z.sum(1) / z.shape[1])  # cosine distance of the indicators to all-present
+        return tf.constant(np.exp(-distance ** 2 / width ** 2), tf.float32)
+
+    def lime(**kw):
+        kw = dict(dict(interpretable_model=linear_model.LinearRegression(), similarity_kernel=our_kernel), **kw)
+        return np.asarray(xq(lambda: xa.Lime(model, pertub_func=fed(draws), map_to_interpret_space=mapping,
+                                             ref_value=zeros, nb_samples=samples, batch_size=samples,
+                                             **kw).explain(xs, onehot)))
+
+    report("Lime (same coalitions, our kernel, no ridge)", per_group(mine), lime(),
+           "Xplique given LinearRegression() and exp(-d^2/w^2), d = cosine distance of the indicators to 1")
+    report("Lime, Xplique distance_mode='cosine', width 1", per_group(mine),
+           lime(similarity_kernel=None, distance_mode="cosine", kernel_width=width),
+           "Xplique's d: cosine distance of the perturbed IMAGE to the image, not of the indicators")
+    report("Lime, Xplique defaults (Ridge(2), euclidean, 45)", per_group(mine),
+           lime(interpretable_model=linear_model.Ridge(alpha=2), similarity_kernel=None),
+           "Xplique: Ridge(alpha=2), exp(-||x - x'||^2 / 45^2) in input space (weights ~0.97 here); our grid, "
+           "coalitions, baseline 0 kept")
+
+    # KernelSHAP: our coalitions (drawn in complementary pairs, sizes from the Shapley kernel's
+    # distribution, as Xplique's draw), weight 1 each on both sides
+    samples, seed = 200, 12
+    explainer = de.get_explainer("kernel_shap", t, x, samples=samples, seed=seed, feature_mask=labels)
+    draws = [explainer._coalitions(rng, count)[0] for rng in streams(seed, N)]
+    mine = per_group(ours("kernel_shap", feature_mask=labels, samples=samples, seed=seed))
+    # Lundberg & Lee's constraints (intercept = S(baseline), sum = S(x) - S(baseline)) as two
+    # coalitions, empty and full, of weight 1e9 for Xplique's unconstrained regression
+    ends = np.stack([np.zeros(count, bool), np.ones(count, bool)])
+    penalty = lambda inp, z, p: tf.constant(np.where(np.isin(np.asarray(z).sum(1), (0, count)), 1e9, 1.0),  # noqa: E731
+                                            tf.float32)
+
+    def kernel_shap(extra=None, kernel=None):
+        explainer = xq(lambda: xa.KernelShap(model, map_to_interpret_space=mapping, nb_samples=samples,
+                                             ref_value=zeros, batch_size=samples + 2))
+        explainer.pertub_func = fed([np.r_[d, extra] if extra is not None else d for d in draws])
+        if kernel is not None:
+            explainer.similarity_kernel = kernel
+        return np.asarray(xq(lambda: explainer.explain(xs, onehot)))
+
+    theirs = kernel_shap()
+    logits = lambda inputs: np.asarray(xq(lambda: model(inputs)))[np.arange(N), onehot.argmax(1)]  # noqa: E731
+    scores = logits(xs) - logits(np.zeros_like(xs))
+    gap = np.abs(theirs[:, ::cell, ::cell, 0].reshape(N, -1).sum(1) - scores).max()
+    report("KernelShap (same coalitions)", mine, theirs,
+           f"Xplique: ordinary least squares with a free intercept; ours: efficiency imposed (its sum misses "
+           f"S(x) - S(0) by up to {gap:.3f})")
+    report("KernelShap + empty/full coalitions of weight 1e9", mine, kernel_shap(ends, penalty),
+           "the constraints as heavy coalitions on Xplique's side")
+
+    # Sobol: the same replicated design (Xplique's ScipySobolSequenceRS = ours: unscrambled, first
+    # point kept); Xplique resizes the indices with tf.image.resize (bicubic), ours with OpenCV's cubic
+    grid, samples = 8, 32
+    resize = cubic_matrix(SHAPE[0], grid), cubic_matrix(SHAPE[1], grid)
+
+    tf_resize = tf_bicubic_matrix(SHAPE[0], grid), tf_bicubic_matrix(SHAPE[1], grid)
+
+    def gsa(cls, **kw):
+        """Xplique's maps, and its grid indices resized by our matrix and by TF's as a matrix."""
+        explainer = xq(lambda: cls(model, grid_size=grid, **kw))
+        indices, estimate = [], explainer.estimator
+        explainer.estimator = lambda masks, outputs, nb: indices.append(estimate(masks, outputs, nb)) or indices[-1]
+        maps = np.asarray(xq(lambda: explainer.explain(xs, onehot)))[..., 0]
+        indices = [np.asarray(i, np.float64)[..., 0] for i in indices]
+        return (explainer, maps, np.stack([resize[0] @ i @ resize[1].T for i in indices]),
+                np.stack([tf_resize[0] @ i @ tf_resize[1].T for i in indices]))
+
+    mine = ours("sobol", grid_size=grid, samples=samples)
+    sobol, theirs, grid_level, as_tf = gsa(xa.SobolAttributionMethod, nb_design=samples, sampler=ScipySobolSequenceRS())
+    design = de.get_explainer("sobol", t, x, grid_size=grid, samples=samples)
+    design.run(xs[:1], ys=onehot[:1])
+    report("Sobol masks (ScipySobolSequenceRS)", design.design, np.asarray(sobol.masks).reshape(len(design.design), -1))
+    report("Sobol indices, resized by OpenCV's cubic", mine, grid_level,
+           "Xplique's Jansen indices (8x8) given our resize; same masks (sampler=ScipySobolSequenceRS)")
+    report("Sobol (Xplique: tf.image.resize bicubic)", mine, theirs,
+           "TF's bicubic: Keys a=-0.5, outside taps dropped; OpenCV's (ours): a=-0.75, edges replicated")
+    report("  Xplique's indices by TF's bicubic as a matrix", as_tf, theirs,
+           "check of the row above: a=-0.5, weights renormalised inside the grid, 1/1024 table")
+    _, _, default_design, _ = gsa(xa.SobolAttributionMethod, nb_design=samples)
+    report("Sobol, Xplique's default sampler (TFSobolSequenceRS)", mine, default_design,
+           "tf.math.sobol_sample skips the all-zero first point; ours keeps it (as Scipy's); resize ours")
+
+    # HSIC: Xplique's default design (tf.math.sobol_sample rounded) is ours
+    samples = 500
+    mine = ours("hsic", grid_size=grid, samples=samples)
+    hsic, theirs, grid_level, as_tf = gsa(xa.HsicAttributionMethod, nb_design=samples)
+    design = de.get_explainer("hsic", t, x, grid_size=grid, samples=samples)
+    design.run(xs[:1], ys=onehot[:1])
+    report("Hsic masks (TFSobolSequence(binary=True))", design.design,
+           np.asarray(hsic.masks).reshape(len(design.design), -1))
+    report("Hsic indices, resized by OpenCV's cubic", mine, grid_level,
+           "Xplique's binary-kernel HSIC (8x8) given our resize")
+    report("Hsic (Xplique: tf.image.resize bicubic)", mine, theirs, "as Sobol: TF's bicubic (a=-0.5) vs OpenCV's (a=-0.75)")
+    report("  Xplique's indices by TF's bicubic as a matrix", as_tf, theirs, "check of the row above")
+
+
 def fidelity(de, x, t, model, xs, onehot, maps):
     classes = onehot.argmax(1)
     for mode, ours_fn, cls in (("Deletion", metrics.deletion, xm.Deletion), ("Insertion", metrics.insertion, xm.Insertion)):
@@ -262,6 +419,7 @@ def main():
         imported = de.import_model(model)
         x, t = imported
         maps, _ = attributions(de, x, t, imported, model, xs, onehot)
+        model_agnostic(de, x, t, model, xs, onehot)
         fidelity(de, x, t, model, xs, onehot, maps)
         robustness(de, x, t, model, xs, onehot)
     print(f"xplique {xplique.__version__}, tensorflow {tf.__version__}, keras {keras.__version__}, "

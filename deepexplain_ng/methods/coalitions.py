@@ -102,12 +102,19 @@ class KernelShap(GroupPerturbation):
 
 
 class Lime(GroupPerturbation):
-    """LIME (Ribeiro et al. 2016) with Captum's defaults: ``samples`` coalitions, each group
-    present with probability 1/2; each weighted by ``exp(-d^2 / kernel_width^2)`` with ``d`` the
-    cosine distance between the coalition's indicator vector and the all-present one; the
-    groups' values are the coefficients of the weighted least-squares linear model (with an
-    intercept, no regularisation) of S on the indicators. Options: ``samples=50``,
+    """LIME (Ribeiro et al. 2016), its kernel on the interpretable representation: ``samples``
+    coalitions, each group present with probability 1/2; each weighted by
+    ``exp(-d^2 / kernel_width^2)`` with ``d`` the cosine distance between the coalition's
+    indicator vector and the all-present one (so it depends only on how many groups are
+    present); the groups' values are the coefficients of the weighted least-squares linear model
+    (with an intercept, no regularisation) of S on the indicators. Options: ``samples=50``,
     ``kernel_width=1.0``, ``seed=None``, and those of :class:`GroupPerturbation`.
+
+    Not Captum's defaults, which measure the cosine distance between the input and the perturbed
+    input, weigh by ``exp(-d^2 / (2 w^2))`` and fit ``Lasso(alpha=0.01)`` on 25 samples, nor
+    Xplique's (a ridge fit, alpha 2, on a Euclidean image distance of width 45); with the same
+    coalitions, kernel and an unregularised fit, Xplique's Lime equals this to 1e-7
+    (``benchmarks/PARITY.md``).
     """
 
     name = "lime"

@@ -6,8 +6,10 @@ Both score every sample on a design of masks that give each cell of a ``grid_siz
 TF's resize), perturbing it as Xplique's operators do: ``"inpainting"`` ``x m + baseline
 (1 - m)``, ``"blur"`` the same towards a ``sigma`` x ``sigma`` box blur of the image (OpenCV's
 ``blur``, borders reflected), ``"amplitude"`` ``x (m - 0.5) sigma``. The grid of indices is
-resized to the image with OpenCV's bicubic interpolation (Xplique's ``cv2.resize``). The design
-is the same for every sample, so results do not depend on the batching.
+resized to the image with OpenCV's bicubic interpolation (as Xplique 1.x; Xplique 2.0.2 resizes
+with ``tf.image.resize`` bicubic, whose kernel and edges differ: about 6 % on the maps, the
+indices on the grid being equal). The design is the same for every sample, so results do not
+depend on the batching.
 """
 import numbers
 import warnings
@@ -26,7 +28,8 @@ ESTIMATORS = ("binary", "rbf", "sobolev")
 
 
 def replicated_design(cells, samples):
-    """Xplique's replicated design on a Sobol sequence (unscrambled): matrices A and B
+    """Xplique's replicated design on a Sobol sequence (unscrambled, its first point, all zeros,
+    kept: Xplique's ``ScipySobolSequenceRS``; its default ``TFSobolSequenceRS`` skips it): A and B
     ``(samples, cells)`` and, for every cell i, A with column i taken from B: ``(samples * (cells
     + 2), cells)`` masks in [0, 1], in the order A, B, C_1, ..., C_cells."""
     ab = qmc.Sobol(2 * cells, scramble=False).random(samples)
