@@ -276,8 +276,10 @@ def group_methods(threads, repeats):
             run = explainer.session.run
 
             def counting(fetches, feed_dict=None, **kwargs):
-                if feed_dict and x in feed_dict:
-                    counter["rows"] += len(feed_dict[x])
+                # rows fed as inputs, or built in the graph (one sample index per row)
+                for key, value in (feed_dict or {}).items():
+                    if key is x or getattr(key, "name", "").endswith("/row_sample:0"):
+                        counter["rows"] += len(value)
                 return run(fetches, feed_dict, **kwargs)
 
             explainer.session.run = counting

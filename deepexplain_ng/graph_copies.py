@@ -1,9 +1,11 @@
-"""Copies of the model between X and T with other weights: the user's graph is never touched.
+"""Copies of the model between X and T, with other weights or other inputs: the user's graph
+is never changed (copies are new ops beside it, or graphs of their own).
 
 ``frozen_graph_def`` takes the ancestors of the target out of a session's graph with every
 variable read replaced by a constant of its current value; ``weight_layers`` names the layers
 whose weights those constants are, from the output down; ``with_weights`` returns a copy of the
-GraphDef with some constants' values replaced.
+GraphDef with some constants' values replaced; ``path_copy`` imports a copy of the target's
+ancestors into the same graph with some tensors replaced (an input computed in the graph).
 """
 import numpy as np
 import tensorflow as tf
@@ -136,3 +138,17 @@ def weight_values(graph_def, names):
     """``{name: array}`` of the constants called ``names``."""
     wanted = set(names)
     return {node.name: _value(node) for node in graph_def.node if node.name in wanted}
+
+
+def path_copy(session, target, replacements, name):
+    """The target of a copy of its ancestors, imported into the session's graph (variables read as
+    constants of their current values) with each tensor of ``replacements`` ({tensor: new
+    tensor}) replaced by the new one and every other placeholder by the original, so that what
+    is fed to the original graph (a keep-probability, Keras' learning phase) reaches the copy."""
+    graph_def = frozen_graph_def(session, target)
+    input_map = {tensor.name: new for tensor, new in replacements.items()}
+    for node in graph_def.node:
+        if node.op in ("Placeholder", "PlaceholderWithDefault") and f"{node.name}:0" not in input_map:
+            input_map[f"{node.name}:0"] = session.graph.get_tensor_by_name(f"{node.name}:0")
+    with session.graph.as_default():
+        return tf1.import_graph_def(graph_def, input_map=input_map, return_elements=[target.name], name=name)[0]

@@ -182,15 +182,17 @@ def test_occlusion_of_feature_groups_is_feature_ablation():
 
 
 class _SpySession:
-    """Records the rows of X in every run, then runs for real."""
+    """Records the rows of X in every run (or, rows built in the graph, of each row's sample
+    index), then runs for real."""
 
     def __init__(self, session, x):
         self.session, self.x, self.rows = session, x, []
         self.graph = session.graph
 
     def run(self, fetches, feed_dict=None, **kwargs):
-        if feed_dict and self.x in feed_dict:
-            self.rows.append(len(feed_dict[self.x]))
+        for key, value in (feed_dict or {}).items():
+            if key is self.x or getattr(key, "name", "").endswith("/row_sample:0"):
+                self.rows.append(len(value))
         return self.session.run(fetches, feed_dict, **kwargs)
 
 
@@ -249,3 +251,33 @@ def test_several_inputs_with_joint_groups():
         np.testing.assert_allclose(shap_b[i], [phi[1] / 3, phi[2]], rtol=0, atol=1e-5)
         full = values[(True, True, True)]
         np.testing.assert_allclose(ablation[1][i, 1], full - values[(True, True, False)], rtol=0, atol=1e-5)
+
+
+def test_rows_built_in_the_graph_score_as_rows_built_in_numpy():
+    """A CNN with variables, a keep-probability fed through ``feed=``, a baseline and SLIC
+    groups: every coalition method gives the same values whichever side builds the rows."""
+    tf1 = tf.compat.v1
+    rng = np.random.default_rng(190)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 12, 12, 3))
+        keep = tf1.placeholder(tf.float32, (), name="keep")
+        kernel = tf1.Variable(rng.normal(scale=0.4, size=(3, 3, 3, 5)).astype(np.float32))
+        h = tf.nn.relu(tf.nn.conv2d(x, kernel, 2, "SAME")) * keep
+        t = tf.matmul(tf.reshape(h, (-1, 180)), rng.normal(scale=0.2, size=(180, 4)).astype(np.float32))
+        session = tf1.Session(graph=graph)
+        session.run(tf1.global_variables_initializer())
+    xs = np.abs(samples((3, 12, 12, 3), seed=191))
+    common = {"feature_mask": "slic", "n_segments": 8, "baseline": 0.3}
+    cases = {"feature_ablation": {}, "kernel_shap": {"samples": 64, "seed": 2}, "lime": {"samples": 64, "seed": 2},
+             "occlusion": {}}
+    with DeepExplain(session=session) as de:
+        for method, options in cases.items():
+            in_graph = de.get_explainer(method, t, x, **common, **options)
+            assert in_graph._front is not None
+            numpy_rows = de.get_explainer(method, t, x, rows_in_graph=False, **common, **options)
+            a = in_graph.run(xs, ys=[0, 1, 3], feed={keep: 0.5})
+            b = numpy_rows.run(xs, ys=[0, 1, 3], feed={keep: 0.5})
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max(), err_msg=method)
+        with pytest.raises(ExplainError, match="rows_in_graph"):
+            de.get_explainer("lime", t, x, rows_in_graph="yes")

@@ -157,6 +157,9 @@ class FeaturePermutation(GroupPerturbation):
     name = "feature_permutation"
     options = dict(GroupPerturbation.options, seed=None)
 
+    def scores_coalitions(self):
+        return False  # its rows hold other samples' values, not the baseline
+
     def _prepare(self, xs, extra):
         n = len(xs[0])
         if n < 2:
