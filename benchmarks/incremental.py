@@ -1,6 +1,6 @@
 """Incremental occlusion (deepexplain_ng.incremental) against the floor of today's evaluation.
 
-    python benchmarks/incremental.py [--windows N] [--samples 1] [--chunk 32] [--repeats 2] [--max-area 0.5]
+    python benchmarks/incremental.py [--windows N] [--samples 1] [--chunk 32] [--repeats 2] [--max-area 0.5] [--tau 0.5]
 
 Two models with random weights (fixed seeds), NHWC, built with tf.nn ops in a TF1-style graph:
 
@@ -14,7 +14,9 @@ Windows of 16x16 at step 8 (all channels, baseline 0). For each model:
     ``--chunk`` rows per session.run (no row building, no scoring in the time);
 (b) incremental: ``IncrementalOcclusion.scores`` over the same windows, ``--chunk`` rows per run.
 
-Both are checked to agree (max relative error printed). Each time is the best of ``--repeats``
+Both are checked to agree (max relative error printed). (c) the approximate mode
+(``approximate=tau``, Krypton's projective-field threshold) is timed too, with its error on the
+occlusion deltas S(x) - S(occluded). Each time is the best of ``--repeats``
 after one warm-up. ``--windows`` takes that many windows evenly spread over the grid (default 240
 of vgg's 729 and all 225 of resnet's, about a minute on 2 cores); ``--windows 0`` takes all.
 """
@@ -121,6 +123,19 @@ def run(name, body, size, args):
     print(f"  incremental                       {1000 * incremental_s:9.1f} ms  "
           f"({1000 * incremental_s / len(rows):.2f} ms/row)")
     print(f"  speed-up floor / incremental      {floor_s / incremental_s:9.2f} x   max relative error {error:.1e}")
+    if args.tau:
+        approx = build_incremental(graph, x, t, WINDOW, STEP, 0.0, max_area=args.max_area, approximate=args.tau)
+
+        def approximate():
+            return approx.scores(session, xs, weights, windows_per_run=max(1, args.chunk // args.samples),
+                                 windows=chosen)
+
+        approx_s, approx_scores = _best(approximate, args.repeats)
+        deltas = program.base_scores(session, xs, weights)[:, None] - expected
+        wrong = np.abs(approx_scores - expected)
+        print(f"  approximate tau={args.tau}  ({len(approx.local_ops)} local ops) {1000 * approx_s:9.1f} ms  "
+              f"speed-up {floor_s / approx_s:.2f} x; error of the deltas: max {wrong.max() / np.abs(deltas).max():.1e}"
+              f", mean {wrong.mean() / np.abs(deltas).mean():.1e} (relative to max / mean |delta|)")
     session.close()
 
 
@@ -132,6 +147,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", default="vgg,resnet")
     parser.add_argument("--max-area", type=float, default=0.5, help="build_incremental's max_area")
+    parser.add_argument("--tau", type=float, default=0.5, help="approximate mode's tau (0: skip it)")
     args = parser.parse_args()
     for name in args.models.split(","):
         body, size, default = {"vgg": (vgg, 224, 240), "resnet": (resnet, 128, 0)}[name]
