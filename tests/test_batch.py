@@ -165,7 +165,7 @@ def test_ctrl_c_then_kill_9_at_random_moments_then_resume_gives_the_same_bytes(j
     """The first run is stopped by Ctrl-C (exit 130 once the chunk in flight is written), the
     next ten by kill -9 at random moments of their writing; the job is resumed each time."""
     root, model_args, xs = job_files
-    rows = 48
+    rows = 40
     np.save(tmp_path / "rows.npy", np.abs(samples((rows, 8, 8, 1), seed=203)))
     os.symlink(root / "cnn.pb", tmp_path / "cnn.pb")
     whole = _command(tmp_path, model_args, tmp_path / "whole.zarr", "--quiet")
@@ -175,9 +175,13 @@ def test_ctrl_c_then_kill_9_at_random_moments_then_resume_gives_the_same_bytes(j
     for _ in range(rows + 1):
         process, lines, first = _start(_command(tmp_path, model_args, tmp_path / "killed.zarr"))
         first.wait(120)  # the process is writing chunks: stop it at a random moment after that
-        # each run writes at least one chunk; keep enough chunks for ten kills
-        spare = rows - len(written) - 4 * (11 - kills - interrupted)
-        time.sleep(rng.uniform(0.0, 0.3 if spare > 0 else 0.01))
+        # once it has written 2 to 4 chunks (1 when ten kills need the rest), plus a random
+        # fraction of a chunk's time: the moments do not depend on the machine's speed
+        spare = rows - len(written) - 3 * (11 - kills - interrupted)
+        wanted = rng.choice([2, 3, 4]) if spare > 0 else 1
+        while process.poll() is None and sum(line.startswith("chunk ") for line in lines) < wanted:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.01))
         finished = process.poll() is not None
         if not finished and not interrupted:
             process.send_signal(signal.SIGINT)
