@@ -139,7 +139,7 @@ def run(name, body, size, args):
     session.close()
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--windows", type=int, default=None, help="windows per model (0: all)")
     parser.add_argument("--samples", type=int, default=1)
@@ -148,7 +148,7 @@ def main():
     parser.add_argument("--models", default="vgg,resnet")
     parser.add_argument("--max-area", type=float, default=0.5, help="build_incremental's max_area")
     parser.add_argument("--tau", type=float, default=0.5, help="approximate mode's tau (0: skip it)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for name in args.models.split(","):
         body, size, default = {"vgg": (vgg, 224, 240), "resnet": (resnet, 128, 0)}[name]
         run(name, body, size, argparse.Namespace(**{**vars(args), "windows": default if args.windows is None

@@ -15,6 +15,7 @@ Median of ``--repeats`` runs after a warm-up; threads fixed. Run by hand:
     python benchmarks/run.py            # the table of benchmarks/README.md (several minutes)
     python benchmarks/run.py --quick    # smaller settings, about a minute
     python benchmarks/run.py --metrics  # the metrics against their floors
+    python benchmarks/run.py --incremental  # incremental occlusion (VGG 224, ResNet 128) against its floor
     python benchmarks/run.py --groups   # the model-agnostic methods on 224x224x3 images
 """
 import argparse
@@ -238,7 +239,8 @@ def memory_check(threads):
 
 
 def image_cnn(threads):
-    """A small CNN on 224x224x3 images (two stride-2 convolutions, global pooling, dense)."""
+    """A small CNN on 224x224x3 images (two stride-2 convolutions, global pooling, dense): about
+    0.5 ms a row here, the worst case for any per-row overhead."""
     graph = tf.Graph()
     rng = np.random.default_rng(0)
     w = lambda *s: rng.normal(scale=np.prod(s[:-1]) ** -0.5, size=s).astype(np.float32)  # noqa: E731
@@ -250,23 +252,40 @@ def image_cnn(threads):
     return session_for(graph, threads), x, t
 
 
-def group_methods(threads, repeats):
+def image_vgg(threads):
+    """The VGG-style CNN of ``benchmarks/incremental.py`` on 224x224x3 (two blocks of two 3x3
+    convolutions and a max-pool, dense): about 3.6 ms a row here, still far cheaper than a
+    ResNet-50."""
+    from incremental import vgg
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, (None, 224, 224, 3))
+        t = vgg(x, np.random.default_rng(0))
+    return session_for(graph, threads), x, t
+
+
+def group_methods(threads, repeats, net="small"):
     """The model-agnostic methods on two 224x224x3 photographs (scikit-image), over SLIC
-    superpixels where they take groups; floor: the bare forward of as many rows, in the same
-    chunks (one pre-built chunk of rows fed again and again)."""
+    superpixels where they take groups. Two floors, each in the method's own chunks: the bare
+    forward of as many rows (one pre-built chunk fed again and again), and the floor with the row
+    generation included (each chunk's rows made by one ``np.where`` of a precomputed random mask
+    between the images and the baseline, then the forward), the issue's definition."""
     from skimage import data
     from skimage.transform import resize
 
     images = np.stack([resize(im, (224, 224), anti_aliasing=True) for im in (data.astronaut(), data.coffee())])
     xs = images.astype(np.float32)
-    session, x, t = image_cnn(threads)
+    session, x, t = (image_vgg if net == "vgg" else image_cnn)(threads)
     slic = {"feature_mask": "slic", "n_segments": 50}
     methods = {"feature_ablation": slic, "kernel_shap": dict(slic, samples=512, seed=0),
                "lime": dict(slic, samples=512, seed=0), "feature_permutation": dict(slic, seed=0),
                "shapley_sampling": dict(slic, samples=10, seed=0), "rise": {"samples": 1000, "seed": 0},
                "sobol": {"grid_size": 8, "samples": 32}}
     classes = np.zeros(len(xs), int)
-    print(f"\n{'workload':<14} {'method':<19} {'rows':>7} {'ng ms':>9} {'floor ms':>9} {'ng/floor':>8} {'peak MiB':>9}")
+    print(f"\nnetwork: {net}")
+    print(f"{'workload':<14} {'method':<19} {'rows':>7} {'ng ms':>9} {'floor ms':>9} {'+rows ms':>9} "
+          f"{'ng/floor':>8} {'ng/+rows':>8} {'peak MiB':>9}")
     with DeepExplain(session=session) as de:
         with session.graph.as_default():
             forward = tf.reduce_sum(t[:, 0])
@@ -287,18 +306,26 @@ def group_methods(threads, repeats):
             explainer.session.run = run
             rows, chunk = counter["rows"], explainer.rows_per_run()
             block = np.random.default_rng(0).random((min(chunk, rows),) + xs.shape[1:]).astype(np.float32)
+            keep = block < 0.5
+            baseline = np.zeros(xs.shape[1:], np.float32)
 
             def floor():
                 for lo in range(0, rows, chunk):
                     session.run(forward, {x: block[:min(chunk, rows - lo)]})
 
-            ng, bare = median_times([lambda: explainer.run(xs, ys=classes), floor], repeats)
+            def floor_with_rows():
+                for lo in range(0, rows, chunk):
+                    size = min(chunk, rows - lo)
+                    made = np.where(keep[:size], xs[(lo // chunk) % len(xs)], baseline)
+                    session.run(forward, {x: made})
+
+            ng, bare, made = median_times([lambda: explainer.run(xs, ys=classes), floor, floor_with_rows], repeats)
             tracemalloc.start()
             explainer.run(xs, ys=classes)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-            print(f"{'image 224 n=2':<14} {method:<19} {rows:>7} {ng * 1e3:>9.1f} {bare * 1e3:>9.1f} {ng / bare:>8.2f} "
-                  f"{peak / 2**20:>9.1f}", flush=True)
+            print(f"{'image 224 n=2':<14} {method:<19} {rows:>7} {ng * 1e3:>9.1f} {bare * 1e3:>9.1f} {made * 1e3:>9.1f} "
+                  f"{ng / bare:>8.2f} {ng / made:>8.2f} {peak / 2**20:>9.1f}", flush=True)
 
 
 def metric_benchmark(threads, repeats):
@@ -372,9 +399,18 @@ def main():
     parser.add_argument("--only", nargs="+", metavar="METHOD", help="measure only these methods")
     parser.add_argument("--groups", action="store_true", help="only the model-agnostic methods on 224x224x3 images")
     parser.add_argument("--metrics", action="store_true", help="only the metrics, against their floors")
+    parser.add_argument("--incremental", action="store_true",
+                        help="only incremental occlusion against its floor (benchmarks/incremental.py's defaults)")
+    parser.add_argument("--net", choices=("small", "vgg", "both"), default="both",
+                        help="--groups: the 224x224x3 network (small: 0.5 ms a row; vgg: 3.6 ms a row)")
     args = parser.parse_args()
     if args.metrics:
         metric_benchmark(args.threads, args.repeats)
+        return
+    if args.incremental:
+        import incremental
+
+        incremental.main(["--repeats", str(args.repeats)])
         return
     steps, samples = (20, 1) if args.quick else (100, 5)
     draws = 10 if args.quick else 50
@@ -383,7 +419,8 @@ def main():
                "smoothgrad": {"samples": draws, "seed": 0}, "expected_gradients": {"samples": draws, "seed": 0},
                "deeplift_shap": {}}
     if args.groups:
-        group_methods(args.threads, args.repeats)
+        for net in (("small", "vgg") if args.net == "both" else (args.net,)):
+            group_methods(args.threads, args.repeats, net)
         return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"TF {tf.__version__}, intra-op threads {args.threads}, inter-op 1; numpy {np.__version__}")
