@@ -11,8 +11,14 @@ Two models with random weights (fixed seeds), NHWC, built with tf.nn ops in a TF
 Windows of 16x16 at step 8 (all channels, baseline 0). For each model:
 
 (a) floor: the bare batched forward of T on the occluded rows, built beforehand in numpy and fed
-    ``--chunk`` rows per session.run (no row building, no scoring in the time);
-(b) incremental: ``IncrementalOcclusion.scores`` over the same windows, ``--chunk`` rows per run.
+    as many rows per session.run as the memory budget gives a full row (the rows per run of
+    ``occlusion`` with ``incremental=False``), with no row building and no scoring in the time;
+(b) incremental: ``IncrementalOcclusion.scores`` over the same windows, as many rows per run as
+    the budget gives its rows (``budget // row_bytes``, as ``occlusion`` does);
+(b') the whole method: ``occlusion`` through an explainer, ``incremental=True`` against ``False``.
+
+``--memory-budget`` (MiB, default 256: the package's default) sets both; ``--chunk N`` feeds N
+rows per run to (a) and (b) instead.
 
 Both are checked to agree (max relative error printed). (c) the approximate mode
 (``approximate=tau``, Krypton's projective-field threshold) is timed too, with its error on the
@@ -29,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from deepexplain_ng import DeepExplain  # noqa: E402
 from deepexplain_ng.incremental import build_incremental  # noqa: E402
 
 tf1 = tf.compat.v1
@@ -105,12 +112,19 @@ def run(name, body, size, args):
     weights = np.eye(10, dtype=np.float32)[rng.integers(0, 10, args.samples)]
     rows = np.concatenate([_occluded(x_, wy[chosen], wx[chosen]) for x_ in xs])  # sample-major
 
+    budget = int(args.memory_budget * 2**20)
+    with DeepExplain(session=session) as de:
+        occlusion = {m: de.get_explainer("occlusion", t, x, window_shape=(WINDOW, WINDOW, 3), step=(STEP, STEP, 1),
+                                         incremental=m, memory_budget=budget, progress=False) for m in (True, False)}
+    floor_chunk = args.chunk or occlusion[False].rows_per_run()
+    incremental_chunk = args.chunk or max(1, budget // program.row_bytes)
+
     def floor():
-        out = [session.run(t, {x: rows[lo:lo + args.chunk]}) for lo in range(0, len(rows), args.chunk)]
+        out = [session.run(t, {x: rows[lo:lo + floor_chunk]}) for lo in range(0, len(rows), floor_chunk)]
         return np.concatenate(out)
 
     def incremental():
-        return program.scores(session, xs, weights, windows_per_run=max(1, args.chunk // args.samples),
+        return program.scores(session, xs, weights, windows_per_run=max(1, incremental_chunk // args.samples),
                               windows=chosen)
 
     floor_s, values = _best(floor, args.repeats)
@@ -122,12 +136,19 @@ def run(name, body, size, args):
     print(f"  floor (bare forward of the rows)  {1000 * floor_s:9.1f} ms  ({1000 * floor_s / len(rows):.2f} ms/row)")
     print(f"  incremental                       {1000 * incremental_s:9.1f} ms  "
           f"({1000 * incremental_s / len(rows):.2f} ms/row)")
-    print(f"  speed-up floor / incremental      {floor_s / incremental_s:9.2f} x   max relative error {error:.1e}")
+    print(f"  speed-up floor / incremental      {floor_s / incremental_s:9.2f} x   max relative error {error:.1e}"
+          f"   (rows per run: floor {floor_chunk}, incremental {incremental_chunk})")
+    if len(chosen) == total and not args.chunk:
+        full_s, full = _best(lambda: occlusion[False].run(xs, ys=weights), args.repeats)
+        fast_s, fast = _best(lambda: occlusion[True].run(xs, ys=weights), args.repeats)
+        print(f"  occlusion explainer: incremental=False {1000 * full_s:9.1f} ms, True {1000 * fast_s:9.1f} ms: "
+              f"{full_s / fast_s:.2f} x (max difference {np.abs(fast - full).max() / np.abs(full).max():.1e} of the "
+              f"largest attribution)")
     if args.tau:
         approx = build_incremental(graph, x, t, WINDOW, STEP, 0.0, max_area=args.max_area, approximate=args.tau)
 
         def approximate():
-            return approx.scores(session, xs, weights, windows_per_run=max(1, args.chunk // args.samples),
+            return approx.scores(session, xs, weights, windows_per_run=max(1, incremental_chunk // args.samples),
                                  windows=chosen)
 
         approx_s, approx_scores = _best(approximate, args.repeats)
@@ -143,7 +164,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--windows", type=int, default=None, help="windows per model (0: all)")
     parser.add_argument("--samples", type=int, default=1)
-    parser.add_argument("--chunk", type=int, default=32, help="rows per session.run")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="rows per session.run for floor and incremental (default: from the memory budget)")
+    parser.add_argument("--memory-budget", type=float, default=256, help="MiB (default: the package's, 256)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", default="vgg,resnet")
     parser.add_argument("--max-area", type=float, default=0.5, help="build_incremental's max_area")

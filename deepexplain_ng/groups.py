@@ -53,6 +53,43 @@ def grid_mask(sample_shape, cell):
     return label.reshape(label.shape + (1,) * (len(sample_shape) - len(axes)))
 
 
+def tile_shape(feature_mask, sample_shape, cell=4):
+    """``(cell height, cell width)`` when the groups of ``feature_mask`` are equal boxes tiling an
+    image ``(H, W, C)`` and spanning its channels (``"grid"`` cells that divide H and W, or one
+    integer mask ``(H, W)`` / ``(H, W, 1)`` / ``(H, W, C)`` partitioning it as such a grid does,
+    in any numbering): then ablating a group is occluding a window. None otherwise (superpixels,
+    per-sample masks, ragged cells)."""
+    if len(sample_shape) != 3 or feature_mask is None:
+        return None
+    height, width, channels = sample_shape
+    if isinstance(feature_mask, str):
+        if feature_mask != "grid":
+            return None
+        cells = (cell, cell) if isinstance(cell, numbers.Integral) else tuple(cell)
+        if len(cells) != 2 or not all(isinstance(c, numbers.Integral) and c > 0 for c in cells):
+            return None
+    else:
+        mask = np.asarray(feature_mask)
+        if (not np.issubdtype(mask.dtype, np.integer) or mask.ndim not in (2, 3) or mask.shape[:2] != (height, width)
+                or (mask.ndim == 3 and mask.shape[2] not in (1, channels))):
+            return None
+        if mask.ndim == 3:
+            if np.any(mask != mask[..., :1]):
+                return None  # channels in different groups
+            mask = mask[..., 0]
+        # the first cell's extent along each axis, then the whole partition against that grid
+        cells = tuple(int(np.argmin(np.r_[line == line[0], False])) for line in (mask[:, 0], mask[0]))
+        if height % cells[0] or width % cells[1]:
+            return None
+        corners = mask[::cells[0], ::cells[1]]
+        if len(np.unique(corners)) != corners.size or np.any(
+                np.repeat(np.repeat(corners, cells[0], 0), cells[1], 1) != mask):
+            return None
+    if height % cells[0] or width % cells[1]:
+        return None
+    return int(cells[0]), int(cells[1])
+
+
 def slic_masks(xs, n_segments, compactness):
     """SLIC superpixels (Achanta et al. 2012, ``skimage.segmentation.slic``) of each image
     ``(n, H, W, C)`` or ``(n, H, W)``; each image is min-max scaled to [0, 1] first, so images

@@ -210,3 +210,40 @@ def test_occlusion_uses_the_incremental_program_and_gives_the_full_evaluation_s_
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
         # windows not spanning the channels: the full evaluation
         assert de.get_explainer("occlusion", t, x, window_shape=(4, 4, 1), step=(2, 2, 1))._incremental is None
+
+
+@pytest.mark.parametrize("numbering", ["grid", "shuffled"])
+def test_feature_ablation_over_tiling_groups_is_incremental_and_equals_occlusion(numbering):
+    from deepexplain_ng import DeepExplain, groups
+
+    graph, session, x, t = _model(residual, seed=3)
+    xs = np.random.default_rng(4).normal(size=(2,) + SHAPE).astype(np.float32)
+    cell, (height, width, channels) = 4, SHAPE
+    mask = "grid"
+    if numbering == "shuffled":  # the same partition, other ids, channels listed
+        tiles = groups.grid_mask(SHAPE, cell)[..., 0]
+        mask = np.random.default_rng(5).permutation(tiles.max() + 1)[tiles][..., None].repeat(channels, -1)
+    options = {"feature_mask": mask, "cell": cell, "baseline": 0.25}
+    with DeepExplain(session=session) as de:
+        fast = de.get_explainer("feature_ablation", t, x, **options)
+        slow = de.get_explainer("feature_ablation", t, x, incremental=False, **options)
+        assert fast._tiles is not None and slow._tiles is None
+        a, b = fast.run(xs, ys=[0, 1]), slow.run(xs, ys=[0, 1])
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
+        windows = de.get_explainer("occlusion", t, x, window_shape=(cell, cell, channels), step=(cell, cell, 1),
+                                   baseline=0.25)
+        np.testing.assert_allclose(a, windows.run(xs, ys=[0, 1]), rtol=0, atol=1e-5 * np.abs(b).max())
+
+
+def test_groups_that_do_not_tile_an_image_are_not_windows():
+    from deepexplain_ng import groups
+
+    tiles = groups.grid_mask(SHAPE, 4)[..., 0]
+    assert groups.tile_shape("grid", SHAPE, 4) == (4, 4)
+    assert groups.tile_shape(tiles, SHAPE) == (4, 4)
+    merged = np.where(tiles == 1, 0, tiles)  # two cells in one group
+    ragged = groups.grid_mask(SHAPE, 5)[..., 0]
+    per_channel = np.arange(np.prod(SHAPE)).reshape(SHAPE)
+    for mask in ("slic", None, merged, ragged, per_channel, tiles[None]):
+        assert groups.tile_shape(mask, SHAPE, 4) is None
+    assert groups.tile_shape("grid", SHAPE, 5) is None

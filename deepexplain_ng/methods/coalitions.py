@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .. import groups
-from ..errors import ExplainValueError
+from ..errors import ExplainTypeError, ExplainValueError
 from .base import positive_int
 from .perturbation import GroupPerturbation
 
@@ -19,9 +19,20 @@ from .perturbation import GroupPerturbation
 class FeatureAblation(GroupPerturbation):
     """Feature ablation (Captum's FeatureAblation): each group replaced by the baseline alone,
     credited with the change of S: ``S(x) - S(x with group g at the baseline)``. One row per
-    group and sample, plus S(x). Options: see :class:`GroupPerturbation`."""
+    group and sample, plus S(x). Options: see :class:`GroupPerturbation`, and
+    ``incremental=True``: when the groups are equal boxes tiling an image ``(n, H, W, C)``
+    across its channels (``feature_mask="grid"`` with cells dividing H and W, or an integer mask
+    partitioning the image as such a grid), each ablated row is recomputed only on its box's
+    receptive-field cone, as ``occlusion`` does (:mod:`deepexplain_ng.incremental`); the same
+    values to float32 rounding."""
 
     name = "feature_ablation"
+    options = dict(GroupPerturbation.options, incremental=True)
+
+    def validate(self, params):
+        if not isinstance(params["incremental"], bool):
+            raise ExplainTypeError(f"incremental must be True or False, got {params['incremental']!r}.")
+        return super().validate(params)
 
     def group_values(self, x, weights, labels, counts, extra, rngs):
         return self.ablation_values(x, weights, labels, counts, extra)

@@ -142,6 +142,43 @@ class GroupPerturbation(PerturbationExplainer):
         if (self.params["rows_in_graph"] and self.scores_coalitions() and len(self.inputs) == 1
                 and self.fixed_batch is None):
             self._front = self._build_front()
+        self._tiles = None
+        if self.params.get("incremental") and self.scores_coalitions():
+            self._tiles = self._build_tiles()
+
+    def _build_tiles(self):
+        """``(program, window of each cell (cells,), first cell of each window (P,))`` when the
+        groups tile an image as equal boxes (:func:`groups.tile_shape`): ablating a group is then
+        occluding a window, evaluated incrementally (:mod:`deepexplain_ng.incremental`); or None."""
+        shape = self.sample_shape
+        if len(self.inputs) != 1 or self.fixed_batch is not None:
+            return None
+        cell = groups.tile_shape(self.params["feature_mask"], shape, self.params["cell"])
+        if cell is None:
+            return None
+        program = build_incremental(self.graph, self.inputs[0], self.target, cell, cell, self.baseline,
+                                    approximate=self.params.get("approximate"))
+        if program is None:
+            return None
+        height, width, channels = shape
+        across = width // cell[1]
+        tile = (np.arange(height)[:, None] // cell[0]) * across + np.arange(width)[None] // cell[1]
+        window = np.arange(program.windows)  # view_as_windows order: row-major over the tiles
+        first = ((window // across) * cell[0] * width + (window % across) * cell[1]) * channels
+        return program, np.repeat(tile.reshape(-1), channels), first
+
+    def _incremental_deltas(self, program, x, weights, extra):
+        """S(x) - S(x with window p occluded) ``(n, windows)`` by an incremental program, as many
+        (sample, window) rows per run as the memory budget allows."""
+        n = len(x)
+        rows = max(1, self.memory_budget // max(1, program.row_bytes))
+        samples = min(n, rows)
+        deltas = np.empty((n, program.windows))
+        for lo in range(0, n, samples):
+            part = slice(lo, lo + samples)
+            occluded = program.scores(self.session, x[part], weights[part], max(1, rows // samples), feed=extra)
+            deltas[part] = program.base_scores(self.session, x[part], weights[part], feed=extra)[:, None] - occluded
+        return deltas
 
     def _build_front(self):
         """Placeholders for the samples, their cells' group labels, each row's sample and group
@@ -246,6 +283,14 @@ class GroupPerturbation(PerturbationExplainer):
 
     def ablation_values(self, x, weights, labels, counts, extra):
         """``S(x) - S(x with group g at the baseline)`` for every group g of every sample."""
+        if self._tiles is not None:
+            program, window_of_cell, first = self._tiles
+            group_of_window = labels[:, first]  # (n, P)
+            if np.array_equal(labels, group_of_window[:, window_of_cell]):
+                deltas = self._incremental_deltas(program, x.reshape((len(x),) + self.sample_shape), weights, extra)
+                values = np.zeros((len(x), program.windows))
+                np.put_along_axis(values, group_of_window, deltas, axis=1)
+                return values
         g = int(counts.max())
         present = np.ones((len(x), g + 1, g), bool)
         present[:, 1:][:, np.arange(g), np.arange(g)] = False
@@ -307,19 +352,6 @@ class Occlusion(GroupPerturbation):
                 if program is not None and program.windows == len(self.windows):
                     self._incremental = program
 
-    def _incremental_deltas(self, x, weights, extra):
-        """S(x) - S(x with window p occluded) ``(n, windows)`` by the incremental program, as many
-        (sample, window) rows per run as the memory budget allows."""
-        program, n = self._incremental, len(x)
-        rows = max(1, self.memory_budget // max(1, program.row_bytes))
-        samples = min(n, rows)
-        deltas = np.empty((n, program.windows))
-        for lo in range(0, n, samples):
-            part = slice(lo, lo + samples)
-            occluded = program.scores(self.session, x[part], weights[part], max(1, rows // samples), feed=extra)
-            deltas[part] = program.base_scores(self.session, x[part], weights[part], feed=extra)[:, None] - occluded
-        return deltas
-
     def _check_inputs(self):
         super()._check_inputs()
         shape = self.sample_shape
@@ -354,7 +386,7 @@ class Occlusion(GroupPerturbation):
         flat = x.reshape(n, -1)
         base = self.baseline.reshape(-1)
         if self._incremental is not None:
-            return self._spread(x, flat, self._incremental_deltas(x, weights, extra))
+            return self._spread(x, flat, self._incremental_deltas(self._incremental, x, weights, extra))
 
         def rows_of(index):
             # rows [0, n): the inputs themselves; then, per sample, one row per window
