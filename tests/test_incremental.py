@@ -59,6 +59,15 @@ def depthwise(x, rng):
     return _dense(rng, h)
 
 
+def padded(x, rng):
+    """A non-zero constant pad (PadV2), a SYMMETRIC mirror pad, a conv with EXPLICIT padding."""
+    h = tf.pad(x, [[0, 0], [2, 1], [1, 3], [0, 0]], constant_values=0.7)
+    h = tf.nn.relu(tf.nn.conv2d(h, _kernel(rng, 3, 3, 3, 4), 2, "VALID"))
+    h = tf.pad(h, [[0, 0], [2, 1], [1, 2], [0, 0]], mode="SYMMETRIC")
+    h = tf.nn.conv2d(h, _kernel(rng, 3, 3, 4, 5), 1, [[0, 0], [1, 2], [2, 0], [0, 0]])
+    return _dense(rng, tf.nn.relu(h))
+
+
 def fully_local(x, rng):
     """T is a feature map itself: the whole path is local."""
     return tf.nn.relu(tf.nn.conv2d(x, _kernel(rng, 3, 3, 3, 2), 2, "SAME"))
@@ -93,7 +102,7 @@ def _reference(session, x, t, xs, weights, window, step, baseline):
     return (values * weights[:, None]).reshape(len(xs), values.shape[1], -1).sum(-1), np.abs(values).max()
 
 
-MODELS = [strided, dilated, residual, depthwise, fully_local]
+MODELS = [strided, dilated, residual, depthwise, padded, fully_local]
 
 
 @pytest.mark.parametrize("body", MODELS, ids=lambda b: b.__name__)
@@ -107,6 +116,9 @@ def test_exact(body, window, step, max_area):
     weights = rng.normal(size=(2,) + tuple(t.shape.as_list()[1:])).astype(np.float32)
     program = build_incremental(graph, x, t, window, step, baseline, max_area=max_area)
     assert program is not None and program.local_ops
+    if body is padded and max_area == 1.0:  # every op of the prefix is modelled, none skipped
+        assert sorted(graph.get_operation_by_name(name).type for name in program.local_ops) == \
+            ["Conv2D", "Conv2D", "MirrorPad", "PadV2", "Relu", "Relu"]
     count = program.windows
     assert count == ((16 - window) // step + 1) ** 2
     before = len(graph.get_operations())
