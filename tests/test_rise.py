@@ -37,15 +37,19 @@ def test_rise_map_is_the_score_weighted_mean_of_the_masks():
         explainer = de.get_explainer("rise", t, x, samples=64, grid_size=4, seed=3)
         got = explainer.run(xs, ys=[0, 0, 0])
         chunked = de.explain("rise", t, x, xs, samples=64, grid_size=4, seed=3, batch_size=1, memory_budget=4000)
+        in_numpy = de.explain("rise", t, x, xs, ys=[0, 0, 0], samples=64, grid_size=4, seed=3, rows_in_graph=False)
+        assert explainer._front is not None
         cells, offsets = explainer._prepare([xs], {})
     assert cells.shape == (64, 4, 4) and 0.3 < cells.mean() < 0.7
     full = _upsample(cells, (12, 15))  # (1 + 1/4) * (10, 12)
     masks = np.stack([f[dy:dy + 10, dx:dx + 12] for f, (dy, dx) in zip(full, offsets)])
     np.testing.assert_allclose(explainer.masks(cells, offsets), masks, atol=1e-12)
+    np.testing.assert_allclose(explainer.coverage(cells, offsets), masks.sum(axis=0), rtol=1e-12)
     scores = np.einsum("khw,nhwc,hwc->nk", masks, xs.astype(np.float64), w)  # baseline 0: S(x * m)
     expected = np.einsum("nk,khw->nhw", scores, masks) / (masks.sum(axis=0) + 1e-4)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
     np.testing.assert_allclose(chunked, got, rtol=0, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(in_numpy, got, rtol=0, atol=1e-5 * np.abs(expected).max())
 
 
 def test_rise_finds_the_region_the_model_reads():

@@ -72,3 +72,16 @@ def test_sobol_options_are_checked():
         blurred = de.explain("sobol", t, x, samples((1, 8, 8, 1)), grid_size=2, samples=8, perturbation="blur",
                              sigma=3)
     assert blurred.shape == (1, 8, 8) and np.isfinite(blurred).all()
+
+
+@pytest.mark.parametrize("perturbation", ["inpainting", "blur", "amplitude"])
+def test_rows_built_in_the_graph_equal_rows_built_in_numpy(perturbation):
+    session, x, t, _ = _linear()
+    xs = samples((3, 8, 8, 1), seed=142)
+    options = {"grid_size": 4, "samples": 8, "perturbation": perturbation, "baseline": 0.3}
+    with DeepExplain(session=session) as de:
+        explainer = de.get_explainer("sobol", t, x, **options)
+        assert explainer._front is not None
+        in_graph = explainer.run(xs, ys=[0, 0, 0], batch_size=2)
+        in_numpy = de.explain("sobol", t, x, xs, ys=[0, 0, 0], rows_in_graph=False, **options)
+    np.testing.assert_allclose(in_graph, in_numpy, rtol=1e-5, atol=1e-6 * np.abs(in_numpy).max())

@@ -85,6 +85,40 @@ class PerturbationExplainer(Explainer):
                                     f"the batch axis {shape}, got {array.shape}.")
         return array
 
+    def masked_front(self, build_masks):
+        """Rows made by TF from a soft mask each (RISE's, Sobol's, HSIC's): placeholders for the
+        chunk's samples and their references ``(k,) + sample shape`` and each row's sample;
+        ``build_masks()`` makes the masks ``(rows, H, W)`` from its own placeholders (created
+        here, in the method's name scope). The rows ``reference + m (x - reference)``, or with
+        ``amplitude`` fed ``x (m - 0.5) amplitude``, go through a copy of the path X -> T made
+        now (weights as constants). Returns ``(placeholders, masks, S of each row)``."""
+        tf1 = tf.compat.v1
+        x, shape = self.inputs[0], self.sample_shape
+        front = {"samples": tf1.placeholder(x.dtype, (None,) + shape, "samples"),
+                 "references": tf1.placeholder(x.dtype, (None,) + shape, "references"),
+                 "row_sample": tf1.placeholder(tf.int32, (None,), "row_sample")}
+        masks = build_masks(front)
+        soft = tf.reshape(masks, [-1, shape[0], shape[1]] + [1] * (len(shape) - 2))
+        inputs = tf.gather(front["samples"], front["row_sample"])
+        if self.params.get("perturbation") == "amplitude":
+            front["amplitude"] = tf1.placeholder(x.dtype, (), "amplitude")
+            made = inputs * (soft - 0.5) * front["amplitude"]
+        else:
+            references = tf.gather(front["references"], front["row_sample"])
+            made = references + soft * (inputs - references)
+        target = path_copy(self.session, self.target, {x: made}, f"{self.name}_rows")
+        weighted = target * self.weights
+        return front, masks, tf.reduce_sum(tf.reshape(weighted, [tf.shape(weighted)[0], -1]), axis=1)
+
+    @staticmethod
+    def chunk_rows(lo, hi, per_sample):
+        """Rows [lo, hi) of a sample-major layout of ``per_sample`` rows a sample: (the chunk's
+        samples, each row's index among them (int32), each row's sample, each row's index within its
+        sample)."""
+        sample, k = np.divmod(np.arange(lo, hi), per_sample)
+        samples, row_sample = np.unique(sample, return_inverse=True)
+        return samples, row_sample.astype(np.int32), sample, k
+
     def score_rows(self, n_rows, rows_of, weights, extra):
         """S of the virtual rows [0, n_rows), generated chunk by chunk.
 

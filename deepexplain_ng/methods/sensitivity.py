@@ -15,10 +15,11 @@ import numbers
 import warnings
 
 import numpy as np
+import tensorflow as tf
 from scipy.ndimage import uniform_filter
 from scipy.stats import qmc
 
-from ..errors import ExplainValueError
+from ..errors import ExplainTypeError, ExplainValueError
 from .base import check_seed, positive_int
 from .perturbation import PerturbationExplainer
 
@@ -109,11 +110,19 @@ def cubic_matrix(size, grid):
 
 
 class GridSensitivity(PerturbationExplainer):
-    """Shared by ``sobol`` and ``hsic``: options, the design's rows, the map's resizing."""
+    """Shared by ``sobol`` and ``hsic``: options, the design's rows, the map's resizing.
 
-    options = {"grid_size": 8, "samples": 32, "perturbation": "inpainting", "sigma": None, "baseline": None}
+    ``rows_in_graph=True`` (a free batch size): each row is fed as its design row (one value a
+    cell) and TF spreads it over the pixels and masks the sample, in a copy of the path X -> T
+    made at construction (weights as constants: the model's weights are held twice); the same
+    scores."""
+
+    options = {"grid_size": 8, "samples": 32, "perturbation": "inpainting", "sigma": None, "baseline": None,
+               "rows_in_graph": True}
 
     def validate(self, params):
+        if not isinstance(params["rows_in_graph"], bool):
+            raise ExplainTypeError(f"rows_in_graph must be True or False, got {params['rows_in_graph']!r}.")
         params["grid_size"] = positive_int("grid_size", params["grid_size"])
         params["samples"] = positive_int("samples", params["samples"])
         for key, allowed in (("perturbation", PERTURBATIONS), ("sampler", SAMPLERS), ("estimator", ESTIMATORS)):
@@ -152,6 +161,19 @@ class GridSensitivity(PerturbationExplainer):
     def result_shape(self, shape):
         return tuple(shape[:3])
 
+    def _build(self):
+        # rows_in_graph (a free batch size): each row is fed as its design row (cells values),
+        # TF spreads it over the pixels and masks the sample (see masked_front)
+        self._front = None
+        if self.params["rows_in_graph"] and self.fixed_batch is None:
+            cells = self.params["grid_size"] ** 2
+
+            def build_masks(front):
+                front["design"] = tf.compat.v1.placeholder(self.inputs[0].dtype, (None, cells), "design")
+                return tf.gather(front["design"], self.cell_of_pixel.astype(np.int32), axis=1)
+
+            self._front, _, self._front_score = self.masked_front(build_masks)
+
     def _reference(self, image):
         if self.params["perturbation"] == "blur":  # cv2.blur: a box, borders reflected (101)
             size = (self.params["sigma"],) * 2 + (1,) * (image.ndim - 2)
@@ -172,7 +194,24 @@ class GridSensitivity(PerturbationExplainer):
                 return x[sample] * (masks - 0.5) * x.dtype.type(self.params["sigma"]), sample
             return references[sample] + masks * (x[sample] - references[sample]), sample
 
-        scores = self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
+        if self._front is not None:
+            front, flat = self._front, np.empty(n * count)
+
+            def make_feed(lo, hi):
+                samples, row_sample, sample, k = self.chunk_rows(lo, hi, count)
+                feed = {front["samples"]: x[samples], front["references"]: references[samples],
+                        front["row_sample"]: row_sample, front["design"]: design[k], self.weights: weights[sample]}
+                if "amplitude" in front:
+                    feed[front["amplitude"]] = self.params["sigma"]
+                return feed
+
+            def consume(lo, hi, values):
+                flat[lo:hi] = values[0]
+
+            self.evaluate([self._front_score], n * count, make_feed, consume, extra)
+            scores = flat.reshape(n, count)
+        else:
+            scores = self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
         out = np.empty((n,) + self.sample_shape[:2])
         for i in range(n):
             out[i] = self.resize_rows @ self.indices(scores[i]).reshape(grid, grid) @ self.resize_columns.T
