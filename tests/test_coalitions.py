@@ -270,7 +270,7 @@ def test_rows_built_in_the_graph_score_as_rows_built_in_numpy():
     xs = np.abs(samples((3, 12, 12, 3), seed=191))
     common = {"feature_mask": "slic", "n_segments": 8, "baseline": 0.3}
     cases = {"feature_ablation": {}, "kernel_shap": {"samples": 64, "seed": 2}, "lime": {"samples": 64, "seed": 2},
-             "occlusion": {}}
+             "occlusion": {}, "shapley_sampling": {"samples": 3, "seed": 2}}
     with DeepExplain(session=session) as de:
         for method, options in cases.items():
             in_graph = de.get_explainer(method, t, x, **common, **options)

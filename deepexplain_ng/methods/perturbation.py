@@ -110,6 +110,45 @@ class PerturbationExplainer(Explainer):
         weighted = target * self.weights
         return front, masks, tf.reduce_sum(tf.reshape(weighted, [tf.shape(weighted)[0], -1]), axis=1)
 
+    def coalition_front(self):
+        """Placeholders for the samples, their cells' group labels, each row's sample and group
+        presence, and the baseline; the rows they make, fed to a copy of the path; its S."""
+        x, shape = self.inputs[0], self.sample_shape
+        cells = int(np.prod(shape))
+        tf1 = tf.compat.v1
+        front = {"samples": tf1.placeholder(x.dtype, (None, cells), "samples"),
+                 "labels": tf1.placeholder(tf.int32, (None, cells), "labels"),
+                 "row_sample": tf1.placeholder(tf.int32, (None,), "row_sample"),
+                 "present": tf1.placeholder(tf.bool, (None, None), "present"),
+                 "baseline": tf1.placeholder(x.dtype, (cells,), "baseline")}
+        on = tf.gather(front["present"], tf.gather(front["labels"], front["row_sample"]), batch_dims=1)
+        rows = tf.compat.v2.where(on, tf.gather(front["samples"], front["row_sample"]), front["baseline"])
+        target = path_copy(self.session, self.target, {x: tf.reshape(rows, (-1,) + shape)}, "rows_in_graph")
+        weighted = target * self.weights
+        front["score"] = tf.reduce_sum(tf.reshape(weighted, [tf.shape(weighted)[0], -1]), axis=1)
+        return front
+
+    def score_present_rows(self, flat, weights, labels, n_rows, present_of, extra):
+        """S of rows built by TF in :meth:`coalition_front`'s copy of the path: ``flat`` the
+        samples' cells ``(n, cells)``, ``labels`` their cells' groups ``(n, cells)``, and
+        ``present_of(index)`` -> (each row's sample (k,), its groups' presence (k, G) bool) for
+        row indices ``index`` (sample-major) -> S ``(n_rows,)``."""
+        front, out = self._front, np.empty(n_rows, np.float64)
+        labels = labels.astype(np.int32)
+
+        def make_feed(lo, hi):
+            sample, present = present_of(np.arange(lo, hi))
+            chunk, row_sample = np.unique(sample, return_inverse=True)
+            return {front["samples"]: flat[chunk], front["labels"]: labels[chunk],
+                    front["row_sample"]: row_sample.astype(np.int32), front["present"]: present,
+                    front["baseline"]: self.baseline.reshape(-1), self.weights: weights[sample]}
+
+        def consume(lo, hi, values):
+            out[lo:hi] = values[0]
+
+        self.evaluate([front["score"]], n_rows, make_feed, consume, extra)
+        return out
+
     @staticmethod
     def chunk_rows(lo, hi, per_sample):
         """Rows [lo, hi) of a sample-major layout of ``per_sample`` rows a sample: (the chunk's
@@ -175,7 +214,7 @@ class GroupPerturbation(PerturbationExplainer):
         self._front = None
         if (self.params["rows_in_graph"] and self.scores_coalitions() and len(self.inputs) == 1
                 and self.fixed_batch is None):
-            self._front = self._build_front()
+            self._front = self.coalition_front()
         self._tiles = None
         if self.params.get("incremental") and self.scores_coalitions():
             self._tiles = self._build_tiles()
@@ -214,24 +253,6 @@ class GroupPerturbation(PerturbationExplainer):
             deltas[part] = program.base_scores(self.session, x[part], weights[part], feed=extra)[:, None] - occluded
         return deltas
 
-    def _build_front(self):
-        """Placeholders for the samples, their cells' group labels, each row's sample and group
-        presence, and the baseline; the rows they make, fed to a copy of the path; its S."""
-        x, shape = self.inputs[0], self.sample_shape
-        cells = int(np.prod(shape))
-        tf1 = tf.compat.v1
-        front = {"samples": tf1.placeholder(x.dtype, (None, cells), "samples"),
-                 "labels": tf1.placeholder(tf.int32, (None, cells), "labels"),
-                 "row_sample": tf1.placeholder(tf.int32, (None,), "row_sample"),
-                 "present": tf1.placeholder(tf.bool, (None, None), "present"),
-                 "baseline": tf1.placeholder(x.dtype, (cells,), "baseline")}
-        on = tf.gather(front["present"], tf.gather(front["labels"], front["row_sample"]), batch_dims=1)
-        rows = tf.compat.v2.where(on, tf.gather(front["samples"], front["row_sample"]), front["baseline"])
-        target = path_copy(self.session, self.target, {x: tf.reshape(rows, (-1,) + shape)}, "rows_in_graph")
-        weighted = target * self.weights
-        front["score"] = tf.reduce_sum(tf.reshape(weighted, [tf.shape(weighted)[0], -1]), axis=1)
-        return front
-
     def several_inputs(self):
         return True
 
@@ -266,7 +287,11 @@ class GroupPerturbation(PerturbationExplainer):
         n, count = present.shape[:2]
         base = np.concatenate([b.reshape(-1) for b in self.baselines])
         if self._front is not None:
-            return self._score_in_graph(flat, weights, labels, present, base, extra).reshape(n, count)
+            def present_of(index):
+                sample, r = np.divmod(index, count)
+                return sample, present[sample, r]
+
+            return self.score_present_rows(flat, weights, labels, n * count, present_of, extra).reshape(n, count)
 
         def rows_of(index):
             sample, r = np.divmod(index, count)
@@ -279,24 +304,6 @@ class GroupPerturbation(PerturbationExplainer):
             return self._split(inputs), sample
 
         return self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
-
-    def _score_in_graph(self, flat, weights, labels, present, base, extra):
-        front, count = self._front, present.shape[1]
-        out = np.empty(len(flat) * count, np.float64)
-        labels = labels.astype(np.int32)
-
-        def make_feed(lo, hi):
-            sample, r = np.divmod(np.arange(lo, hi), count)
-            chunk, row_sample = np.unique(sample, return_inverse=True)
-            return {front["samples"]: flat[chunk], front["labels"]: labels[chunk],
-                    front["row_sample"]: row_sample.astype(np.int32), front["present"]: present[sample, r],
-                    front["baseline"]: base, self.weights: weights[sample]}
-
-        def consume(lo, hi, values):
-            out[lo:hi] = values[0]
-
-        self.evaluate([front["score"]], len(out), make_feed, consume, extra)
-        return out
 
     def _prepare(self, xs, extra):
         # one random stream per sample: draws never depend on how the samples are chunked

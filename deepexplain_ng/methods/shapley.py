@@ -50,14 +50,18 @@ class ShapleySampling(PerturbationExplainer):
     Options: ``samples=5`` (orders per input sample), ``sampling_dims=None``, ``seed=None``
     (an int makes results reproducible, whatever ``batch_size`` or ``memory_budget``, up to
     float32 rounding), ``baseline`` (scalar or array of one sample's shape), ``expand=False``,
-    ``design="balanced"``.
+    ``design="balanced"``, ``rows_in_graph=True`` (with ``feature_mask`` and a free batch size:
+    each row is fed as its groups' presence and TF builds it, as for ``kernel_shap``).
     """
 
     name = "shapley_sampling"
     options = {"samples": 5, "sampling_dims": None, "seed": None, "baseline": None, "expand": False,
-               "design": "balanced", "feature_mask": None, "n_segments": 50, "compactness": 10.0, "cell": 4}
+               "design": "balanced", "feature_mask": None, "n_segments": 50, "compactness": 10.0, "cell": 4,
+               "rows_in_graph": True}
 
     def validate(self, params):
+        if not isinstance(params["rows_in_graph"], bool):
+            raise ExplainTypeError(f"rows_in_graph must be True or False, got {params['rows_in_graph']!r}.")
         if not isinstance(params["expand"], bool):
             raise ExplainTypeError(f"expand must be True or False, got {params['expand']!r}.")
         params["samples"] = positive_int("samples", params["samples"])
@@ -81,6 +85,11 @@ class ShapleySampling(PerturbationExplainer):
         self.order = self.sampled + rest
         self.inverse = list(np.argsort(self.order))
         self.features = int(np.prod([self.sample_shape[a] for a in self.sampled]))
+
+    def _build(self):
+        self._front = None
+        if self.params["rows_in_graph"] and self.params["feature_mask"] is not None and self.fixed_batch is None:
+            self._front = self.coalition_front()
 
     def _to_features(self, a):
         """(n, *sample_shape) -> (n, features, cells)."""
@@ -129,7 +138,22 @@ class ShapleySampling(PerturbationExplainer):
                     inputs[row, removed] = base[removed]
             return inputs.reshape((len(index),) + self.sample_shape), sample
 
-        scores = self.score_rows(int(offsets[-1]), rows_of, weights, extra)
+        def present_of(index):
+            sample = np.searchsorted(offsets, index, side="right") - 1
+            local = index - offsets[sample]
+            present = np.ones((len(index), int(counts.max())), bool)
+            for row, (i, r) in enumerate(zip(sample, local)):
+                if r == 1:
+                    present[row] = False
+                elif r >= 2:
+                    order, j = divmod(r - 2, counts[i] - 1)
+                    present[row, :counts[i]] = ranks[i][order] > j
+            return sample, present
+
+        if self._front is not None:
+            scores = self.score_present_rows(flat, weights, labels, int(offsets[-1]), present_of, extra)
+        else:
+            scores = self.score_rows(int(offsets[-1]), rows_of, weights, extra)
         values = np.zeros((n, int(counts.max())))
         for i in range(n):
             g, s = int(counts[i]), scores[offsets[i]:offsets[i + 1]]
