@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deepexplain_ng import DeepExplain, ExplainError, groups
 from builders import samples
@@ -121,6 +123,18 @@ def test_grid_slic_and_per_sample_masks():
         groups.resolve(np.zeros((5, 5), int), image, (8, 8, 3))
     with pytest.raises(ExplainError, match="integer group ids, got dtype float"):
         groups.resolve(np.zeros((8, 8)), image, (8, 8, 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-3, 40), min_size=1, max_size=30), st.sampled_from([1, 10 ** 9]))
+def test_group_ids_are_ranked_as_numpy_unique_ranks_them(ids, scale):
+    """Any integer ids, dense (the lookup table) or sparse (the sort), are renumbered 0..k-1
+    in increasing order, per sample."""
+    mask = np.array(ids, np.int64) * scale
+    labels, counts = groups.resolve(mask, np.zeros((2, len(ids)), np.float32), (len(ids),))
+    distinct, inverse = np.unique(mask, return_inverse=True)
+    assert list(counts) == [len(distinct)] * 2
+    np.testing.assert_array_equal(labels, [inverse, inverse])
 
 
 def test_feature_permutation_swaps_each_group_with_another_samples_values():
@@ -255,7 +269,8 @@ def test_several_inputs_with_joint_groups():
 
 def test_rows_built_in_the_graph_score_as_rows_built_in_numpy():
     """A CNN with variables, a keep-probability fed through ``feed=``, a baseline and SLIC
-    groups: every coalition method gives the same values whichever side builds the rows."""
+    groups: every coalition method (and feature permutation) gives the same values whichever
+    side builds the rows."""
     tf1 = tf.compat.v1
     rng = np.random.default_rng(190)
     graph = tf.Graph()
@@ -270,7 +285,7 @@ def test_rows_built_in_the_graph_score_as_rows_built_in_numpy():
     xs = np.abs(samples((3, 12, 12, 3), seed=191))
     common = {"feature_mask": "slic", "n_segments": 8, "baseline": 0.3}
     cases = {"feature_ablation": {}, "kernel_shap": {"samples": 64, "seed": 2}, "lime": {"samples": 64, "seed": 2},
-             "occlusion": {}, "shapley_sampling": {"samples": 3, "seed": 2}}
+             "occlusion": {}, "shapley_sampling": {"samples": 3, "seed": 2}, "feature_permutation": {"seed": 2}}
     with DeepExplain(session=session) as de:
         for method, options in cases.items():
             in_graph = de.get_explainer(method, t, x, **common, **options)

@@ -162,7 +162,8 @@ class FeaturePermutation(GroupPerturbation):
     values are exchanged between the samples of ``xs`` by one random permutation (drawn per run
     from ``seed``, over all samples whatever ``batch_size``), and the group is credited with
     ``S(x) - S(x with the group's values from another sample)``. Needs at least two samples.
-    Options: ``seed=None`` and those of :class:`GroupPerturbation` (``baseline`` is not used).
+    Options: ``seed=None`` and those of :class:`GroupPerturbation` (``baseline`` is not used;
+    with ``rows_in_graph`` TF takes each row's swapped group from the donor sample).
     """
 
     name = "feature_permutation"
@@ -170,6 +171,9 @@ class FeaturePermutation(GroupPerturbation):
 
     def scores_coalitions(self):
         return False  # its rows hold other samples' values, not the baseline
+
+    def presence_rows(self):
+        return True  # a row: the sample with one group taken from its donor
 
     def _prepare(self, xs, extra):
         n = len(xs[0])
@@ -188,6 +192,16 @@ class FeaturePermutation(GroupPerturbation):
         labels, counts = self._groups(xs)
         donors = everything[shift[rows]]
         g, n = int(counts.max()), len(flat)
+        if self._front is not None:
+            def present_of(index):
+                sample, r = np.divmod(index, g + 1)
+                present = np.ones((len(index), g), bool)
+                swapped = np.flatnonzero(r > 0)
+                present[swapped, r[swapped] - 1] = False
+                return sample, present
+
+            scores = self.score_present_rows(flat, weights, labels, n * (g + 1), present_of, extra, donors)
+            return self._values(xs, scores.reshape(n, g + 1), labels, counts)
 
         def rows_of(index):
             sample, r = np.divmod(index, g + 1)
@@ -196,7 +210,12 @@ class FeaturePermutation(GroupPerturbation):
             inputs[swapped] = donors[sample][swapped]
             return self._split(inputs), sample
 
-        scores = self.score_rows(n * (g + 1), rows_of, weights, extra).reshape(n, g + 1)
+        return self._values(xs, self.score_rows(n * (g + 1), rows_of, weights, extra).reshape(n, g + 1),
+                            labels, counts)
+
+    def _values(self, xs, scores, labels, counts):
+        """Scores ``(n, G + 1)`` (S(x), then each group swapped) -> the maps."""
+        g = scores.shape[1] - 1
         values = np.where(np.arange(g) < counts[:, None], scores[:, :1] - scores[:, 1:], 0.0)
         maps = self._split(groups.spread(values, labels, counts).astype(xs[0].dtype))
         return maps if isinstance(maps, list) else [maps]

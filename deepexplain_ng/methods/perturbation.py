@@ -112,7 +112,8 @@ class PerturbationExplainer(Explainer):
 
     def coalition_front(self):
         """Placeholders for the samples, their cells' group labels, each row's sample and group
-        presence, and the baseline; the rows they make, fed to a copy of the path; its S."""
+        presence, and each sample's reference (the baseline, or feature permutation's donor);
+        the rows they make, fed to a copy of the path; its S."""
         x, shape = self.inputs[0], self.sample_shape
         cells = int(np.prod(shape))
         tf1 = tf.compat.v1
@@ -120,28 +121,32 @@ class PerturbationExplainer(Explainer):
                  "labels": tf1.placeholder(tf.int32, (None, cells), "labels"),
                  "row_sample": tf1.placeholder(tf.int32, (None,), "row_sample"),
                  "present": tf1.placeholder(tf.bool, (None, None), "present"),
-                 "baseline": tf1.placeholder(x.dtype, (cells,), "baseline")}
+                 "references": tf1.placeholder(x.dtype, (None, cells), "references")}
         on = tf.gather(front["present"], tf.gather(front["labels"], front["row_sample"]), batch_dims=1)
-        rows = tf.compat.v2.where(on, tf.gather(front["samples"], front["row_sample"]), front["baseline"])
+        rows = tf.compat.v2.where(on, tf.gather(front["samples"], front["row_sample"]),
+                                  tf.gather(front["references"], front["row_sample"]))
         target = path_copy(self.session, self.target, {x: tf.reshape(rows, (-1,) + shape)}, "rows_in_graph")
         weighted = target * self.weights
         front["score"] = tf.reduce_sum(tf.reshape(weighted, [tf.shape(weighted)[0], -1]), axis=1)
         return front
 
-    def score_present_rows(self, flat, weights, labels, n_rows, present_of, extra):
+    def score_present_rows(self, flat, weights, labels, n_rows, present_of, extra, references=None):
         """S of rows built by TF in :meth:`coalition_front`'s copy of the path: ``flat`` the
         samples' cells ``(n, cells)``, ``labels`` their cells' groups ``(n, cells)``, and
         ``present_of(index)`` -> (each row's sample (k,), its groups' presence (k, G) bool) for
-        row indices ``index`` (sample-major) -> S ``(n_rows,)``."""
+        row indices ``index`` (sample-major); absent groups take ``references`` ``(n, cells)``
+        (default: the baseline) -> S ``(n_rows,)``."""
         front, out = self._front, np.empty(n_rows, np.float64)
         labels = labels.astype(np.int32)
+        base = self.baseline.reshape(1, -1)
 
         def make_feed(lo, hi):
             sample, present = present_of(np.arange(lo, hi))
             chunk, row_sample = np.unique(sample, return_inverse=True)
+            reference = np.repeat(base, len(chunk), axis=0) if references is None else references[chunk]
             return {front["samples"]: flat[chunk], front["labels"]: labels[chunk],
                     front["row_sample"]: row_sample.astype(np.int32), front["present"]: present,
-                    front["baseline"]: self.baseline.reshape(-1), self.weights: weights[sample]}
+                    front["references"]: reference, self.weights: weights[sample]}
 
         def consume(lo, hi, values):
             out[lo:hi] = values[0]
@@ -190,7 +195,8 @@ class GroupPerturbation(PerturbationExplainer):
     group, ``baseline`` one value or a list, and the result one map per input.
 
     ``rows_in_graph=True`` (one input of a free batch size): the perturbed rows are built by TF
-    from each row's group presence (a few bytes a row) in a copy of the path X -> T made at
+    from each row's group presence (a few bytes a row; absent groups from the baseline, or for
+    feature permutation from the donor sample) in a copy of the path X -> T made at
     construction (weights as constants: the model's weights are held twice), instead of in numpy
     (a whole input a row); the scores are the same.
     """
@@ -210,9 +216,14 @@ class GroupPerturbation(PerturbationExplainer):
         """Whether the method evaluates coalitions of groups (:meth:`score_coalitions`)."""
         return True
 
+    def presence_rows(self):
+        """Whether the rows are a sample's groups, each kept or taken from a reference
+        (:meth:`coalition_front`)."""
+        return self.scores_coalitions()
+
     def _build(self):
         self._front = None
-        if (self.params["rows_in_graph"] and self.scores_coalitions() and len(self.inputs) == 1
+        if (self.params["rows_in_graph"] and self.presence_rows() and len(self.inputs) == 1
                 and self.fixed_batch is None):
             self._front = self.coalition_front()
         self._tiles = None
