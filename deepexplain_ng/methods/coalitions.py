@@ -10,7 +10,6 @@ import numbers
 
 import numpy as np
 
-from .. import groups
 from ..errors import ExplainTypeError, ExplainValueError
 from .base import positive_int
 from .perturbation import GroupPerturbation
@@ -169,12 +168,6 @@ class FeaturePermutation(GroupPerturbation):
     name = "feature_permutation"
     options = dict(GroupPerturbation.options, seed=None)
 
-    def scores_coalitions(self):
-        return False  # its rows hold other samples' values, not the baseline
-
-    def presence_rows(self):
-        return True  # a row: the sample with one group taken from its donor
-
     def _prepare(self, xs, extra):
         n = len(xs[0])
         if n < 2:
@@ -191,31 +184,6 @@ class FeaturePermutation(GroupPerturbation):
         flat = self._flat(xs)
         labels, counts = self._groups(xs)
         donors = everything[shift[rows]]
-        g, n = int(counts.max()), len(flat)
-        if self._front is not None:
-            def present_of(index):
-                sample, r = np.divmod(index, g + 1)
-                present = np.ones((len(index), g), bool)
-                swapped = np.flatnonzero(r > 0)
-                present[swapped, r[swapped] - 1] = False
-                return sample, present
-
-            scores = self.score_present_rows(flat, weights, labels, n * (g + 1), present_of, extra, donors)
-            return self._values(xs, scores.reshape(n, g + 1), labels, counts)
-
-        def rows_of(index):
-            sample, r = np.divmod(index, g + 1)
-            inputs = flat[sample].copy()
-            swapped = (labels[sample] == (r - 1)[:, None]) & (r > 0)[:, None]
-            inputs[swapped] = donors[sample][swapped]
-            return self._split(inputs), sample
-
-        return self._values(xs, self.score_rows(n * (g + 1), rows_of, weights, extra).reshape(n, g + 1),
-                            labels, counts)
-
-    def _values(self, xs, scores, labels, counts):
-        """Scores ``(n, G + 1)`` (S(x), then each group swapped) -> the maps."""
-        g = scores.shape[1] - 1
-        values = np.where(np.arange(g) < counts[:, None], scores[:, :1] - scores[:, 1:], 0.0)
-        maps = self._split(groups.spread(values, labels, counts).astype(xs[0].dtype))
-        return maps if isinstance(maps, list) else [maps]
+        # ablation with each sample's donor as its baseline
+        return self._maps(self.ablation_values(flat, weights, labels, counts, extra, references=donors),
+                          labels, counts, xs[0].dtype)

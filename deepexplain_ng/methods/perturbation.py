@@ -130,23 +130,21 @@ class PerturbationExplainer(Explainer):
         front["score"] = tf.reduce_sum(tf.reshape(weighted, [tf.shape(weighted)[0], -1]), axis=1)
         return front
 
-    def score_present_rows(self, flat, weights, labels, n_rows, present_of, extra, references=None):
+    def score_present_rows(self, flat, weights, labels, n_rows, present_of, extra, references):
         """S of rows built by TF in :meth:`coalition_front`'s copy of the path: ``flat`` the
         samples' cells ``(n, cells)``, ``labels`` their cells' groups ``(n, cells)``, and
         ``present_of(index)`` -> (each row's sample (k,), its groups' presence (k, G) bool) for
         row indices ``index`` (sample-major); absent groups take ``references`` ``(n, cells)``
-        (default: the baseline) -> S ``(n_rows,)``."""
+        (the baseline, or another sample) -> S ``(n_rows,)``."""
         front, out = self._front, np.empty(n_rows, np.float64)
         labels = labels.astype(np.int32)
-        base = self.baseline.reshape(1, -1)
 
         def make_feed(lo, hi):
             sample, present = present_of(np.arange(lo, hi))
             chunk, row_sample = np.unique(sample, return_inverse=True)
-            reference = np.repeat(base, len(chunk), axis=0) if references is None else references[chunk]
             return {front["samples"]: flat[chunk], front["labels"]: labels[chunk],
                     front["row_sample"]: row_sample.astype(np.int32), front["present"]: present,
-                    front["references"]: reference, self.weights: weights[sample]}
+                    front["references"]: references[chunk], self.weights: weights[sample]}
 
         def consume(lo, hi, values):
             out[lo:hi] = values[0]
@@ -216,14 +214,9 @@ class GroupPerturbation(PerturbationExplainer):
         """Whether the method evaluates coalitions of groups (:meth:`score_coalitions`)."""
         return True
 
-    def presence_rows(self):
-        """Whether the rows are a sample's groups, each kept or taken from a reference
-        (:meth:`coalition_front`)."""
-        return self.scores_coalitions()
-
     def _build(self):
         self._front = None
-        if (self.params["rows_in_graph"] and self.presence_rows() and len(self.inputs) == 1
+        if (self.params["rows_in_graph"] and self.scores_coalitions() and len(self.inputs) == 1
                 and self.fixed_batch is None):
             self._front = self.coalition_front()
         self._tiles = None
@@ -292,17 +285,20 @@ class GroupPerturbation(PerturbationExplainer):
                                     "one joint feature.")
         return groups.resolve_joint(mask, xs, self.sample_shapes, *options)
 
-    def score_coalitions(self, flat, weights, labels, present, extra):
-        """S of sample i with the groups ``present[i, r]`` kept: ``flat`` the inputs side by side
+    def score_coalitions(self, flat, weights, labels, present, extra, references=None):
+        """S of sample i with the groups ``present[i, r]`` kept, the others taken from the
+        baseline (or from ``references[i]``, ``(n, cells)``): ``flat`` the inputs side by side
         ``(n, cells)``, ``present`` ``(n, R, G)`` bool -> scores ``(n, R)``."""
         n, count = present.shape[:2]
-        base = np.concatenate([b.reshape(-1) for b in self.baselines])
+        if references is None:
+            references = np.broadcast_to(np.concatenate([b.reshape(-1) for b in self.baselines]), flat.shape)
         if self._front is not None:
             def present_of(index):
                 sample, r = np.divmod(index, count)
                 return sample, present[sample, r]
 
-            return self.score_present_rows(flat, weights, labels, n * count, present_of, extra).reshape(n, count)
+            return self.score_present_rows(flat, weights, labels, n * count, present_of, extra,
+                                           references).reshape(n, count)
 
         def rows_of(index):
             sample, r = np.divmod(index, count)
@@ -311,7 +307,7 @@ class GroupPerturbation(PerturbationExplainer):
             starts = np.flatnonzero(np.r_[True, sample[1:] != sample[:-1], True])
             for lo, hi in zip(starts[:-1], starts[1:]):
                 i = sample[lo]
-                np.copyto(inputs[lo:hi], np.where(present[i, r[lo:hi]][:, labels[i]], flat[i], base))
+                np.copyto(inputs[lo:hi], np.where(present[i, r[lo:hi]][:, labels[i]], flat[i], references[i]))
             return self._split(inputs), sample
 
         return self.score_rows(n * count, rows_of, weights, extra).reshape(n, count)
@@ -324,8 +320,11 @@ class GroupPerturbation(PerturbationExplainer):
         flat = self._flat(xs)
         labels, counts = self._groups(xs)
         rngs = [np.random.default_rng(s) for s in streams[rows]]
-        values = self.group_values(flat, weights, labels, counts, extra, rngs)
-        maps = self._split(groups.spread(values, labels, counts).astype(xs[0].dtype))
+        return self._maps(self.group_values(flat, weights, labels, counts, extra, rngs), labels, counts, xs[0].dtype)
+
+    def _maps(self, values, labels, counts, dtype):
+        """Group values ``(n, G)`` spread over their cells -> one map per input."""
+        maps = self._split(groups.spread(values, labels, counts).astype(dtype))
         return maps if isinstance(maps, list) else [maps]
 
     def group_values(self, x, weights, labels, counts, extra, rngs):
@@ -333,9 +332,10 @@ class GroupPerturbation(PerturbationExplainer):
         each sample's random generator."""
         raise NotImplementedError
 
-    def ablation_values(self, x, weights, labels, counts, extra):
-        """``S(x) - S(x with group g at the baseline)`` for every group g of every sample."""
-        if self._tiles is not None:
+    def ablation_values(self, x, weights, labels, counts, extra, references=None):
+        """``S(x) - S(x with group g at the baseline)`` (or at ``references[i]``, ``(n, cells)``)
+        for every group g of every sample."""
+        if self._tiles is not None and references is None:
             program, window_of_cell, first = self._tiles
             group_of_window = labels[:, first]  # (n, P)
             if np.array_equal(labels, group_of_window[:, window_of_cell]):
@@ -346,7 +346,7 @@ class GroupPerturbation(PerturbationExplainer):
         g = int(counts.max())
         present = np.ones((len(x), g + 1, g), bool)
         present[:, 1:][:, np.arange(g), np.arange(g)] = False
-        scores = self.score_coalitions(x, weights, labels, present, extra)
+        scores = self.score_coalitions(x, weights, labels, present, extra, references)
         values = scores[:, :1] - scores[:, 1:]
         return np.where(np.arange(g) < counts[:, None], values, 0.0)
 

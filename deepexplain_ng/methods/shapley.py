@@ -151,7 +151,8 @@ class ShapleySampling(PerturbationExplainer):
             return sample, present
 
         if self._front is not None:
-            scores = self.score_present_rows(flat, weights, labels, int(offsets[-1]), present_of, extra)
+            scores = self.score_present_rows(flat, weights, labels, int(offsets[-1]), present_of, extra,
+                                             np.broadcast_to(base, flat.shape))
         else:
             scores = self.score_rows(int(offsets[-1]), rows_of, weights, extra)
         values = np.zeros((n, int(counts.max())))
