@@ -224,6 +224,36 @@ def test_occlusion_uses_the_incremental_program_and_gives_the_full_evaluation_s_
         assert de.get_explainer("occlusion", t, x, window_shape=(4, 4, 1), step=(2, 2, 1))._incremental is None
 
 
+def test_incremental_rows_per_run_follow_the_memory_budget():
+    """Each run holds at most ``memory_budget // row_bytes`` (sample, window) rows, all rows
+    are evaluated, and the maps do not depend on the budget."""
+    from deepexplain_ng import DeepExplain
+
+    graph, session, x, t = _model(residual, seed=9)
+    xs = np.random.default_rng(10).normal(size=(3,) + SHAPE).astype(np.float32)
+    options = {"window_shape": (4, 4, SHAPE[2]), "step": (2, 2, 1)}
+    rows = []
+
+    class Spy:
+        def __init__(self):
+            self.graph = session.graph
+
+        def run(self, fetches, feed_dict=None, **kwargs):
+            rows.extend(len(v) for k, v in (feed_dict or {}).items() if k.name.endswith("row_sample:0"))
+            return session.run(fetches, feed_dict, **kwargs)
+
+    with DeepExplain(session=Spy()) as de:
+        whole = de.get_explainer("occlusion", t, x, **options)
+        program = whole._incremental
+        budget = 5 * program.row_bytes + 1
+        small = de.get_explainer("occlusion", t, x, memory_budget=budget, **options)
+        expected = whole.run(xs, ys=[0, 1, 2])
+        rows.clear()
+        got = small.run(xs, ys=[0, 1, 2])
+    assert max(rows) <= 5 and sum(rows) == 3 * program.windows, rows
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
 @pytest.mark.parametrize("numbering", ["grid", "shuffled"])
 def test_feature_ablation_over_tiling_groups_is_incremental_and_equals_occlusion(numbering):
     from deepexplain_ng import DeepExplain, groups
